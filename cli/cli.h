@@ -1,0 +1,39 @@
+/* cli.h -- shared pieces of the trdi command: the subcommand table entries and strict argument
+ * parsing. The CLI uses only include/trdi.h from the library. */
+#ifndef TRDI_CLI_H
+#define TRDI_CLI_H
+
+#include "trdi.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Exit codes of the trdi command. */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_FAILURE = 1, /* the run failed (I/O, numerics, ...) */
+    CLI_EXIT_USAGE = 2    /* bad arguments, or an input the library rejects */
+};
+
+/* A subcommand: argv[0] is the subcommand's name. Returns the process exit code. */
+typedef int (*cli_command_fn)(int argc, char **argv);
+
+/* Prints "trdi <cmd>: <message>" to stderr, one line. Returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Prints "trdi <cmd>: <what>: <library message>" for a failed library call and returns the exit
+ * code for the status (2 for invalid arguments / infeasible / format, 1 otherwise). */
+int cli_lib_error(const char *cmd, trdi_status st, const char *what);
+
+/* Strict parsers: the whole string must be a finite number in range. Return false on error. */
+bool cli_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out);
+bool cli_parse_f64(const char *s, double *out);
+
+/* If argv[*i] is `--name VALUE` or `--name=VALUE`, sets *value, advances *i past it and returns
+ * true. A `--name` without a value sets *value = NULL and returns true (callers report it). */
+bool cli_take_option(int argc, char **argv, int *i, const char *name, const char **value);
+
+/* Subcommands (one file each: cli/cmd_<name>.c). */
+int cli_cmd_schedule(int argc, char **argv);
+
+#endif /* TRDI_CLI_H */

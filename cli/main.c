@@ -1,0 +1,44 @@
+/* main.c -- the trdi command: dispatches to one subcommand per file (cli/cmd_*.c). */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    cli_command_fn fn;
+    const char *summary;
+} cli_command;
+
+static const cli_command commands[] = {
+    {"schedule", cli_cmd_schedule, "print a timestep schedule (uniform or TRDI) as JSON"},
+    /* @@COMMANDS: one line per subcommand, in the order `trdi --help` lists them. */
+};
+
+static void print_help(FILE *f) {
+    fprintf(f, "trdi %s: diffusion inversion with timestep rescheduling (TRDI)\n\n", trdi_version());
+    fprintf(f, "usage: trdi <command> [options]\n       trdi <command> --help\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nExit status: 0 success, 1 failure while running, 2 bad arguments or input.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_help(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        print_help(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (!strcmp(cmd, "--version")) {
+        printf("trdi %s\n", trdi_version());
+        return CLI_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(cmd, commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "trdi: unknown command '%s' (see trdi --help)\n", cmd);
+    return CLI_EXIT_USAGE;
+}
