@@ -136,6 +136,20 @@ typedef struct trdi_noise_config {
  * set_alpha_to_one false, epsilon, leading. */
 trdi_noise_config trdi_noise_config_default(void);
 
+/* A noise schedule: the float32 alphas_cumprod table of a config, bit-identical to diffusers /
+ * torch on CPU (spec 1.1-1.3). Immutable once created; safe to share between threads. */
+typedef struct trdi_noise_schedule trdi_noise_schedule;
+
+/* Builds the table for `cfg`. *out is NULL on failure. Free with trdi_noise_schedule_free(). */
+trdi_status trdi_noise_schedule_create(const trdi_noise_config *cfg, trdi_noise_schedule **out);
+void trdi_noise_schedule_free(trdi_noise_schedule *s);
+/* The config it was built from (owned by the schedule). */
+const trdi_noise_config *trdi_noise_schedule_config(const trdi_noise_schedule *s);
+/* (num_train_timesteps) cumulative alphas, owned by the schedule. */
+const float *trdi_noise_schedule_alphas_cumprod(const trdi_noise_schedule *s);
+/* The clean-end level: 1 with set_alpha_to_one, else alphas_cumprod[0]. */
+float trdi_noise_schedule_final_alpha(const trdi_noise_schedule *s);
+
 /* ============================================================================================== */
 /* Step plans: what each inversion / sampling step moves between           (src/sched/plan.c)    */
 /* ============================================================================================== */
@@ -182,6 +196,12 @@ typedef struct trdi_plan {
     int64_t num_train_timesteps;
 } trdi_plan;
 
+/* Builds the plan of `timesteps` (n entries, strictly descending, each in [0, N-1]) under
+ * `stepping`. *out is zeroed on failure. Release with trdi_plan_clear(). */
+trdi_status trdi_plan_build(const trdi_noise_schedule *s, const int64_t *timesteps, int64_t n,
+                            trdi_stepping stepping, trdi_plan *out);
+void trdi_plan_clear(trdi_plan *p);
+
 /* ============================================================================================== */
 /* Denoisers and guidance: the only view of a model that solvers have      (src/solver/guide.c)  */
 /* ============================================================================================== */
@@ -217,7 +237,9 @@ typedef struct trdi_denoiser {
 /* Files: images, safetensors, JSON configs, diffusers folders               (src/io/)            */
 /* ============================================================================================== */
 
-/* @@SECTION io */
+/* @@SECTION io: images */
+
+/* @@SECTION io: safetensors, JSON, diffusers folders */
 
 /* ============================================================================================== */
 /* Text: CLIP tokenizer and text encoders                                    (src/model/clip*.c)  */
@@ -229,7 +251,9 @@ typedef struct trdi_denoiser {
 /* Image metrics                                                             (src/metrics/)       */
 /* ============================================================================================== */
 
-/* @@SECTION metrics */
+/* @@SECTION metrics: basic (PSNR, MSE, SSIM skimage) */
+
+/* @@SECTION metrics: evaluation (SSIM torchmetrics, LPIPS, masks) */
 
 /* ============================================================================================== */
 /* Pipeline: image -> latent -> invert -> sample -> image                   (src/pipeline/)      */

@@ -11,6 +11,7 @@ packages=(
   libpng-dev        # PNG images
   libjpeg-dev       # JPEG images
   libcjson-dev      # JSON configs and outputs
+  libutf8proc-dev   # Unicode normalisation and categories (CLIP tokenizer)
   clang             # libFuzzer targets (fuzz label)
   libclang-rt-14-dev  # clang's fuzzer and sanitizer runtimes (not always pulled in by clang)
 )
