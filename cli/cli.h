@@ -35,5 +35,7 @@ bool cli_take_option(int argc, char **argv, int *i, const char *name, const char
 
 /* Subcommands (one file each: cli/cmd_<name>.c). */
 int cli_cmd_schedule(int argc, char **argv);
+int cli_cmd_tokenize(int argc, char **argv);
+int cli_cmd_metrics(int argc, char **argv);
 
 #endif /* TRDI_CLI_H */

@@ -12,6 +12,8 @@ typedef struct {
 
 static const cli_command commands[] = {
     {"schedule", cli_cmd_schedule, "print a timestep schedule (uniform or TRDI) as JSON"},
+    {"tokenize", cli_cmd_tokenize, "print the CLIP token ids of a prompt (--json for JSON)"},
+    {"metrics", cli_cmd_metrics, "score an output image against a reference (PSNR, SSIM, LPIPS)"},
     /* @@COMMANDS: one line per subcommand, in the order `trdi --help` lists them. */
 };
 

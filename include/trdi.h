@@ -150,6 +150,83 @@ const float *trdi_noise_schedule_alphas_cumprod(const trdi_noise_schedule *s);
 /* The clean-end level: 1 with set_alpha_to_one, else alphas_cumprod[0]. */
 float trdi_noise_schedule_final_alpha(const trdi_noise_schedule *s);
 
+/* Reads a diffusers scheduler config. `path` is a scheduler_config.json file, or a folder holding
+ * scheduler/scheduler_config.json (a diffusers model folder) or scheduler_config.json. Fields
+ * missing from the file take diffusers' DDIMScheduler defaults (linear 0.0001..0.02, 1000 steps,
+ * offset 0, set_alpha_to_one true, epsilon, leading); unrelated keys are ignored. Errors:
+ * TRDI_ERR_IO (unreadable), TRDI_ERR_FORMAT (not JSON, a field of the wrong type, an unknown name
+ * or an out-of-range value, named), TRDI_ERR_UNSUPPORTED (trained_betas or
+ * rescale_betas_zero_snr). *out is zeroed on failure. */
+trdi_status trdi_noise_config_load(const char *path, trdi_noise_config *out);
+
+/* diffusers' DDIMScheduler.set_timesteps(n) list for cfg->timestep_spacing (spec 1.4), numpy-exact,
+ * descending: leading k*(N div n) + steps_offset; trailing round(arange(N, 0, -N/n)) - 1 (ties to
+ * even); linspace round(linspace(0, N-1, n)) reversed. *out (n entries, *out_n = n) is owned by the
+ * caller: release with trdi_timesteps_free(). Errors: n < 1 or n > N (TRDI_ERR_INVALID_ARG); a
+ * list that diffusers would build outside [0, N-1] or with the wrong length (trailing with some
+ * non-divisor n, e.g. 61 steps, ends in -1; leading with a large offset) is TRDI_ERR_INVALID_ARG. */
+trdi_status trdi_timesteps_diffusers(const trdi_noise_config *cfg, int64_t n, int64_t **out,
+                                     int64_t *out_n);
+void trdi_timesteps_free(int64_t *timesteps);
+
+/* AdaptiveTRDI's density modes (spec 2.10). NONE selects the plain TRDI pipeline (init, rescale,
+ * DP). Names: "none", "balanced", "noise", "noise_floor25", "noise_floor50", "noise_floor75",
+ * "logsnr", "curvature", "late"; any other name is an error (the reference silently falls back
+ * to balanced). */
+typedef enum trdi_adaptive_mode {
+    TRDI_ADAPTIVE_NONE = 0,
+    TRDI_ADAPTIVE_BALANCED = 1,
+    TRDI_ADAPTIVE_NOISE = 2,
+    TRDI_ADAPTIVE_NOISE_FLOOR25 = 3,
+    TRDI_ADAPTIVE_NOISE_FLOOR50 = 4,
+    TRDI_ADAPTIVE_NOISE_FLOOR75 = 5,
+    TRDI_ADAPTIVE_LOGSNR = 6,
+    TRDI_ADAPTIVE_CURVATURE = 7,
+    TRDI_ADAPTIVE_LATE = 8
+} trdi_adaptive_mode;
+
+const char *trdi_adaptive_mode_name(trdi_adaptive_mode m);
+trdi_status trdi_adaptive_mode_from_name(const char *name, trdi_adaptive_mode *out);
+
+/* Parameters of TRDI.py's pipeline: TRDI(steps, spacing, window), then init_timesteps(init),
+ * rescaling_timesteps, reschedule. */
+typedef struct trdi_trdi_params {
+    int64_t steps;                /* n >= 1 inference steps (the reference needs n >= 2) */
+    double spacing;               /* power-law exponent gamma > 0, finite (1 = no rescaling) */
+    int64_t window;               /* DP window w >= 0 (0 = keep the rescaled list) */
+    trdi_timestep_spacing init;   /* initial list; the authors always use leading */
+    trdi_adaptive_mode adaptive;  /* NONE = the pipeline above; else AdaptiveTRDI(steps, mode) */
+    bool adaptive_match;          /* adaptive only: bounds = min/max of the TRDI list built from
+                                     the same steps/spacing/window/init, rather than of the init */
+} trdi_trdi_params;
+
+/* 50 steps, spacing 1.05, window 8, leading, no adaptive mode. */
+trdi_trdi_params trdi_trdi_default_params(void);
+
+/* The result of trdi_trdi_build(). Owned by the caller; release with trdi_trdi_result_clear(). */
+typedef struct trdi_trdi_result {
+    int64_t n;            /* number of timesteps */
+    int64_t *timesteps;   /* (n) the schedule, strictly descending, in [1, N-1] */
+    int64_t n_init;       /* length of init and rescaled (n, or n + 1 for some trailing lists) */
+    int64_t *init;        /* (n_init) init_timesteps(init), descending */
+    int64_t *rescaled;    /* (n_init) after the power-law rescaling, descending (for adaptive
+                             modes: a copy of init) */
+    float cost;           /* the DP's path cost (float32, spec 2.6); NaN for adaptive modes */
+    int64_t num_train_timesteps; /* N of the table used */
+} trdi_trdi_result;
+
+/* Builds a TRDI schedule exactly as the authors' TRDI.py / AdaptiveTRDI do. `s` supplies the
+ * noise table, N and steps_offset; NULL means the authors' fixed table (SD 1.5 scaled_linear,
+ * N = 1000, offset 1), which TRDI.py always uses whatever the model. Where the reference raises,
+ * this returns an error instead: TRDI_ERR_INVALID_ARG for bad params (steps < 1 or > N, spacing
+ * <= 0 or NaN, window < 0, unknown enum values) and for one step (the reference indexes ts[1]);
+ * TRDI_ERR_INFEASIBLE when the rescaled list leaves [1, N] (linspace always contains 0) or the DP
+ * window has no feasible path (a layer with no predecessor at least 2 below, e.g. 50 steps,
+ * spacing 1.05, window >= 15). *out is zeroed on failure. Thread-safe. */
+trdi_status trdi_trdi_build(const trdi_noise_schedule *s, const trdi_trdi_params *p,
+                            trdi_trdi_result *out);
+void trdi_trdi_result_clear(trdi_trdi_result *r);
+
 /* ============================================================================================== */
 /* Step plans: what each inversion / sampling step moves between           (src/sched/plan.c)    */
 /* ============================================================================================== */
@@ -221,11 +298,184 @@ typedef struct trdi_denoiser {
                        const void *const *cond, const float *v, float *out);
 } trdi_denoiser;
 
+/* Classifier-free guidance over a denoiser (spec 4.0): the noise every method sees.
+ * - scale > 1: eps = eps_u + scale * (eps_c - eps_u) from ONE batch-of-two pass [uncond; cond];
+ *   counts 2 evaluations.
+ * - scale <= 1 (0 included): ONE conditional pass eps = eps_c, as the reference does (g <= 1 is
+ *   never an unconditional pass); counts 1 evaluation. `uncond` is then unused.
+ * Fill it with trdi_guide_init() and release its scratch with trdi_guide_clear(). The handles
+ * are borrowed (the denoiser and the model-owned conditionings must outlive the guide). `nfe` /
+ * `nvjp` accumulate over every call until reset by the caller; methods add to them. Not
+ * thread-safe: one guide per thread. */
+typedef struct trdi_guide {
+    const trdi_denoiser *den; /* borrowed */
+    const void *cond;         /* positive prompt conditioning (model-owned) */
+    const void *uncond;       /* unconditional ("") or negative prompt conditioning (model-owned) */
+    float scale;              /* g */
+    int64_t nfe;              /* denoiser evaluations per image so far (a guided pass counts 2) */
+    int64_t nvjp;             /* vector-Jacobian products per image so far (guided counts 2) */
+    float *scratch_;          /* internal: (4, C, H, W) batch-of-two buffers, owned */
+    size_t scratch_n_;        /* internal */
+} trdi_guide;
+
+/* A guide with zeroed counters and no scratch yet (allocated on the first guided call). */
+trdi_guide trdi_guide_init(const trdi_denoiser *den, const void *cond, const void *uncond,
+                           float scale);
+/* Frees the scratch; the guide may be used again (it re-allocates). NULL is fine. */
+void trdi_guide_clear(trdi_guide *g);
+/* Guided noise at timestep t for one latent x (C, H, W) into eps (C, H, W). Errors:
+ * TRDI_ERR_INVALID_ARG (NULL arguments or a denoiser without predict), TRDI_ERR_NUMERIC (NaN or
+ * infinity in the prediction, naming t), TRDI_ERR_NOMEM, or the denoiser's own status. */
+trdi_status trdi_guide_eps(trdi_guide *g, const float *x, int64_t t, float *eps);
+/* out = J^T v for the guided noise (linear in the branches: (1 - g) J_u^T v + g J_c^T v under
+ * guidance, J_c^T v otherwise). x, v, out: (C, H, W). TRDI_ERR_UNSUPPORTED ("needs model
+ * gradients") when the denoiser has no vjp. */
+trdi_status trdi_guide_vjp(trdi_guide *g, const float *x, int64_t t, const float *v, float *out);
+
 /* ============================================================================================== */
 /* Inversion methods                                                         (src/solver/)        */
 /* ============================================================================================== */
 
 /* @@SECTION methods */
+
+/* Inversion methods (spec 4.1-4.9; docs/methods.md has the details). Each is a pair of pure
+ * functions over a step plan and a guide: trdi_invert() maps a clean latent z0 (C, H, W) to the
+ * noise latent zT (plus a second state for EDICT, BDIA and BELM), trdi_sample() maps it back.
+ * Solvers see only eps (prediction types are converted inside the denoiser).
+ *
+ * Every method accepts any timestep list (uniform, TRDI, user supplied) under both steppings:
+ * DDIM-based steps use plan->inv[k] / plan->smp[k] (a_from, a_to, model timestep t). BELM defines
+ * its own walk between neighbouring entries of plan->timesteps with alpha = 1 at the clean end
+ * (its first inversion step evaluates the model at timestep 1), so it ignores the stepping.
+ *
+ * What the reference itself supported (spec 3.6): custom timestep lists (hence TRDI) only in
+ * ddim, npi, renoise, gnri (and aidi's scheduler); TRDI experiments exist only for ddim, npi,
+ * renoise and gnri; passing a list to fpi, edict, bdia or belm raised an error there, so those run
+ * on uniform leading lists only in the reference. The reference steps with the fixed stride
+ * (TRDI_STEPPING_REFERENCE); TRDI_STEPPING_CONSISTENT is this library's extension. */
+typedef enum trdi_method {
+    TRDI_METHOD_DDIM = 0,
+    TRDI_METHOD_NPI = 1,
+    TRDI_METHOD_RENOISE = 2,
+    TRDI_METHOD_GNRI = 3,
+    TRDI_METHOD_FPI = 4,
+    TRDI_METHOD_AIDI = 5,
+    TRDI_METHOD_EDICT = 6,
+    TRDI_METHOD_BDIA = 7,
+    TRDI_METHOD_BELM = 8
+} trdi_method;
+#define TRDI_METHOD_COUNT 9
+
+/* "ddim", "npi", "renoise", "gnri", "fpi", "aidi", "edict", "bdia", "belm"; "?" if out of range. */
+const char *trdi_method_name(trdi_method m);
+/* Case-sensitive; TRDI_ERR_INVALID_ARG naming the unknown method and listing the known ones. */
+trdi_status trdi_method_from_name(const char *name, trdi_method *out);
+/* Whether the method carries a second latent (`aux`): EDICT (the pair's second half), BDIA (the
+ * latent one step below zT), BELM (zT_second). */
+bool trdi_method_has_aux(trdi_method m);
+/* Whether the method needs denoiser gradients (vjp): GNRI. */
+bool trdi_method_needs_vjp(trdi_method m);
+/* Default guidance scales of the reference experiments (spec 4.x, 5.4, 6), for the inversion and
+ * the sampling direction. Values <= 1 mean one conditional pass.
+ *   ddim 0 / 1.2 (inversion is conditional, README g for SD1.5)   npi 1.0 / 1.0
+ *   renoise 1.0 / 1.0   gnri 1.2 / 1.2   fpi 2.0 / 1.0 (pipeline + config inversion g)
+ *   aidi 0 / 1.0 (configs, examples)   edict 0 / 0 (examples)   bdia 1.0 / 1.0   belm 1.0 / 1.0
+ * (where the spec names no sampling value, 1.0: one conditional pass). NULL outputs are skipped. */
+void trdi_method_default_guidance(trdi_method m, float *inv_g, float *smp_g);
+
+/* Receives every step's latent: phase "inv" or "smp", step index 0..total-1 in execution order,
+ * latent (C, H, W) after the step (EDICT: the pair's first half), valid only during the call.
+ * Return false to stop: the method then returns TRDI_ABORTED. */
+typedef bool (*trdi_step_fn)(void *user, const char *phase, int64_t step, int64_t total,
+                             const float *latent);
+
+#define TRDI_RENOISE_MAX_WEIGHTS 16
+
+/* All methods' parameters; trdi_method_default_params() gives the spec defaults. `corrected`
+ * switches from the reference behaviour (default, reproduces the paper's code) to the fix:
+ *   npi:   reference sampling replaces the unconditional branch with the positive prompt (the
+ *          negative prompt is ignored; still two passes when g > 1); corrected = the NPI paper's
+ *          recipe: CFG of cond against guide->uncond, where callers pass the SOURCE prompt.
+ *   gnri:  reference prior G uses 0.5**r and 0.5**(1-r) with r = a_from / a_to (> 1); corrected
+ *          uses the forward transition q(z_t | z_s): mean sqrt(a_to / a_from) z_s, standard
+ *          deviation sqrt(1 - a_to / a_from) (the literal sqrt(r) would take sqrt(1 - r) < 0).
+ *   edict: reference inversion reads the pair unswapped (not exact, spec 4.7); corrected is the
+ *          exact algebraic inverse of the sampler.
+ *   bdia:  reference (spec 4.8, not exact, CFG chunk bug: eps' = eps when g > 1; sampling ignores
+ *          aux); corrected: the exact inverse recursion with aux = the second state, no chunk bug.
+ *   others: no effect. */
+typedef struct trdi_method_params {
+    trdi_method method;
+    bool corrected;
+    /* ReNoise (spec 4.3) */
+    int64_t renoise_steps;          /* R = 1; weights hold R + 1 entries */
+    int64_t renoise_early_timestep; /* 250: steps with t < this use the early weights */
+    float renoise_early_weights[TRDI_RENOISE_MAX_WEIGHTS]; /* {0.5, 0.5} */
+    float renoise_latter_weights[TRDI_RENOISE_MAX_WEIGHTS]; /* {0, 1} */
+    bool renoise_noise_reg;         /* true: regularise eps_k where its weight is > 0 */
+    float renoise_lambda_ac;        /* 10 (lambda_pair) */
+    float renoise_lambda_kl;        /* 0.05 */
+    int64_t renoise_reg_steps;      /* 4 */
+    int64_t renoise_ac_rolls;       /* 5 */
+    uint64_t seed;                  /* 666: seeds ReNoise's trdi_rng (noise n0, roll offsets) */
+    /* GNRI (spec 4.4) */
+    int64_t gnri_iters;             /* K = 2 */
+    float gnri_lambda;              /* 0.1 */
+    float gnri_eta;                 /* 0.0 */
+    /* FPI (spec 4.5) */
+    int64_t fpi_iters;              /* K = 20 */
+    /* AIDI (spec 4.6) */
+    int64_t aidi_iters;             /* K = 5 */
+    int64_t aidi_window;            /* m = 3 (Anderson keeps m + 1 entries), 1..8 */
+    bool aidi_empirical;            /* false: Anderson; true: the empirical 1/2-1/2 mode */
+    /* EDICT (spec 4.7) */
+    float edict_p;                  /* 0.93, in (0, 1] */
+    /* BDIA (spec 4.8) */
+    float bdia_gamma;               /* 1.0 (examples; pipeline default 0.5), != 0 */
+    /* Progress / trajectory / cancellation, called after every step (NULL: none). */
+    trdi_step_fn on_step;
+    void *on_step_user;
+} trdi_method_params;
+
+/* Spec defaults for `m` (an out-of-range m gives DDIM's). */
+trdi_method_params trdi_method_default_params(trdi_method m);
+
+/* Inverts z0 (C, H, W; C, H, W are guide->den's) into zT (C, H, W). `aux` (C, H, W) receives the
+ * second state of EDICT / BDIA / BELM (NULL: computed and discarded); other methods leave it
+ * untouched. z0 must not alias zT or aux. Errors: TRDI_ERR_INVALID_ARG (NULL arguments, an empty
+ * or malformed plan, a parameter out of range), TRDI_ERR_NUMERIC (NaN/infinity in z0 or a prediction),
+ * TRDI_ERR_UNSUPPORTED (GNRI on a denoiser without vjp), TRDI_ABORTED (on_step returned false),
+ * TRDI_ERR_NOMEM, or the denoiser's status. On failure zT (and aux) are zero-filled. */
+trdi_status trdi_invert(const trdi_method_params *p, const trdi_plan *plan, trdi_guide *guide,
+                        const float *z0, float *zT, float *aux);
+
+/* Samples zT (C, H, W) back to the clean latent z0 (C, H, W). `aux` is the second state from
+ * trdi_invert: required by BELM; EDICT uses zT for both halves when it is NULL; BDIA reference
+ * ignores it, BDIA corrected computes the plain DDIM step when it is NULL; other methods ignore
+ * it. Same errors as trdi_invert; z0 is zero-filled on failure. */
+trdi_status trdi_sample(const trdi_method_params *p, const trdi_plan *plan, trdi_guide *guide,
+                        const float *zT, const float *aux, float *z0);
+
+/* Implicit-equation residual of an inversion trajectory traj (n + 1, C, H, W) = z_0 (clean), z_1
+ * .. z_n (after inversion step k = 1..n, e.g. gathered with on_step). For each step k the residual
+ * is the RMS over C*H*W of z_k - DDIM_inv(eps(z_k, t_k); a_from -> a_to; z_{k-1}) with plan->inv[k-1]
+ * (eps evaluated at the NEW point, the equation exact inversion satisfies). per_step (n) may be
+ * NULL; *mean_rms gets their mean. Costs n guided evaluations. */
+trdi_status trdi_inversion_residual(const trdi_plan *plan, trdi_guide *guide, const float *traj,
+                                    double *per_step, double *mean_rms);
+
+/* Single-step DDIM round trip (the paper's inversion deviation): z (C, H, W) at level a_from is
+ * inverted one step to level a_to with the model at timestep t, then sampled back to a_from with
+ * the model at t. *err_rms is the RMS over C*H*W of the difference to z; `back` (C, H, W) receives
+ * the round-tripped latent and may be NULL. Costs 2 guided evaluations. */
+trdi_status trdi_ddim_roundtrip(trdi_guide *guide, const float *z, int64_t t, float a_from,
+                                float a_to, float *back, double *err_rms);
+
+/* One DDIM move (spec 3.2/3.3, the diffusers op order in float32):
+ * out = sqrt(a_to) * (z - sqrt(1 - a_from) * eps) / sqrt(a_from) + sqrt(1 - a_to) * eps,
+ * n values; out may alias z or eps. Inversion and sampling are both this move. */
+void trdi_ddim_move(int64_t n, const float *z, const float *eps, float a_from, float a_to,
+                    float *out);
 
 /* ============================================================================================== */
 /* Models: the exact Gaussian mixture (built-in), Stable Diffusion            (src/model/)         */
@@ -233,13 +483,400 @@ typedef struct trdi_denoiser {
 
 /* @@SECTION models */
 
+typedef struct trdi_image trdi_image; /* declared in "io: images" below */
+
+/* A model: a denoiser (noise prediction, optionally J^T v), its noise schedule, prompt
+ * conditioning and the image <-> latent maps. Opaque; free with trdi_model_free(). Querying a
+ * model is thread-safe; trdi_model_condition() is not (call it before starting parallel work).
+ *
+ * The built-in exact model is a Gaussian mixture over images, p(x0) = sum_k w_k N(mu_k, s_k^2 I),
+ * in pixel space scaled to [-1, 1]. Its noised marginal under x_t = sqrt(a) x0 + sqrt(1 - a) eps
+ * is the mixture of N(sqrt(a) mu_k, (a s_k^2 + 1 - a) I), so its noise prediction
+ * eps(x, t) = -sqrt(1 - a) grad log p_t(x) and J = d eps / dx are exact (double inside). */
+typedef struct trdi_model trdi_model;
+
+typedef struct trdi_model_params {
+    /* Image size of the mixture; 0 = the source's own: the built-in mixture is 32 x 32 x 3; a
+     * folder or JSON without a size takes its first image's size. When a size is given (here or in
+     * the JSON), every image is fitted to it with trdi_model_prepare_image's rule. */
+    int64_t width, height, channels;
+    /* s_k^2 of components that do not give their own (pixels in [-1, 1]); default 0.01. */
+    double variance;
+} trdi_model_params;
+
+trdi_model_params trdi_model_default_params(void);
+
+/* Loads a model. `spec`:
+ *   "builtin"      the built-in mixture: four equally weighted components labelled "circle",
+ *                  "stripes", "checker" and "gradient" (procedural images, deterministic);
+ *   a folder       one component per PNG/JPEG file in it (extensions .png/.jpg/.jpeg, any case;
+ *                  other files are ignored; sorted by name), labelled by the file stem, weight 1,
+ *                  variance p->variance. Without a size, all images must have the first one's
+ *                  size (TRDI_ERR_INVALID_ARG naming the file otherwise); channels follow the
+ *                  first image (others are converted);
+ *   a .json file   a mixture description (below).
+ * `p` may be NULL (defaults). The noise schedule is SD 1.5's (trdi_noise_config_default()) unless
+ * the JSON overrides it. *out is NULL on failure. Errors name the file or field at fault:
+ * TRDI_ERR_IO (unreadable), TRDI_ERR_FORMAT (bad JSON or image), TRDI_ERR_INVALID_ARG (empty
+ * folder, zero-size or mismatched images, bad weights/variances, unknown patterns or fields),
+ * TRDI_ERR_UNSUPPORTED (a diffusers folder: Stable Diffusion is not built in yet).
+ *
+ * JSON description (every field optional except "components"; unknown fields are errors):
+ *   {
+ *     "width": 32, "height": 32, "channels": 3,  // the mixture's image size (see params)
+ *     "variance": 0.01,                          // default s_k^2
+ *     "components": [                            // at least one
+ *       {"label": "circle", "weight": 1, "variance": 0.02, "pattern": "circle"},
+ *       {"label": "cat", "image": "cat.png"}     // path relative to the JSON file's folder
+ *     ],
+ *     "test_image": {"pattern": "scene"},        // or {"image": "x.png"}; default "scene"
+ *     "noise_schedule": {                        // overrides of SD 1.5's DDIM config
+ *       "beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012,
+ *       "num_train_timesteps": 1000, "steps_offset": 1, "set_alpha_to_one": false,
+ *       "timestep_spacing": "leading", "prediction_type": "epsilon"   // only epsilon
+ *     }
+ *   }
+ * Each component has exactly one of "pattern" and "image". Patterns: "circle", "stripes",
+ * "checker", "gradient", "scene" (any size; 1 or 3 channels). Weights > 0 (renormalised),
+ * variances >= 0, both finite. A component without a label is only selected by "". */
+trdi_status trdi_model_load(const char *spec, const trdi_model_params *p, trdi_model **out);
+void trdi_model_free(trdi_model *m);
+
+/* "gmm" for the mixture. Static string. */
+const char *trdi_model_kind(const trdi_model *m);
+
+/* The model as a denoiser (see trdi_denoiser): ctx is the model, dimensions are the latent shape,
+ * timesteps must be in [0, num_train_timesteps - 1] (TRDI_ERR_INVALID_ARG otherwise), `cond` may
+ * be NULL (every item unconditional) or hold one handle from trdi_model_condition() per item
+ * (NULL entries: unconditional). `vjp` is set for the mixture (exact J^T v = J v); models without
+ * gradients leave it NULL. Valid while the model lives. */
+trdi_status trdi_model_denoiser(trdi_model *m, trdi_denoiser *out);
+
+/* The conditioning handle of `prompt`, owned by the model and valid until trdi_model_free().
+ * Mixture rule: a component is selected when its label occurs in the prompt as a whole word,
+ * ASCII case-insensitively (word characters: letters, digits, '_' and non-ASCII bytes), e.g.
+ * "a red CIRCLE." selects "circle" but "circles" does not; the selected components' weights are
+ * renormalised. "" (or NULL, or only spaces) selects every component, as does any prompt for a
+ * mixture without labels. A non-empty prompt naming no label is TRDI_ERR_INVALID_ARG (listing
+ * the labels), so that a typo never silently falls back to the unconditional model. */
+trdi_status trdi_model_condition(trdi_model *m, const char *prompt, const void **cond_out);
+
+/* Distinct labels, in order of first appearance (the mixture's; owned by the model). */
+int64_t trdi_model_num_labels(const trdi_model *m);
+const char *trdi_model_label(const trdi_model *m, int64_t i); /* NULL when out of range */
+
+/* The model's noise schedule (owned by the model). */
+const trdi_noise_schedule *trdi_model_noise_schedule(const trdi_model *m);
+
+/* The pixel size of images the model takes (encode) and gives (decode), and the latent shape of
+ * one image (C, H, W). For the mixture both are (channels, height, width) of its images. */
+void trdi_model_image_shape(const trdi_model *m, int64_t *channels, int64_t *height,
+                            int64_t *width);
+void trdi_model_latent_shape(const trdi_model *m, int64_t *channels, int64_t *height,
+                             int64_t *width);
+
+/* Fits an arbitrary image to the model's image size: converts the channel count
+ * (trdi_image_convert), centre-crops to the model's aspect ratio (the largest centred window,
+ * offsets (w - cw) div 2 and (h - ch) div 2; a square for square models, as the TRDI
+ * preprocessing's centre crop) and resizes with trdi_image_resize (PIL bicubic). An image already
+ * of the right size is copied unchanged. *out is the caller's (trdi_image_clear). */
+trdi_status trdi_model_prepare_image(const trdi_model *m, const trdi_image *in, trdi_image *out);
+
+/* Image -> latent (C, H, W) float32 in caller memory. The image must already have the model's
+ * size and channels (TRDI_ERR_INVALID_ARG otherwise; see trdi_model_prepare_image). Mixture:
+ * the identity "VAE", latent = 2 (p / 255) - 1 (diffusers' preprocessing, in float32). */
+trdi_status trdi_model_encode(trdi_model *m, const trdi_image *img, float *latent);
+/* Latent (C, H, W) -> image of the model's size (allocated into *out; trdi_image_clear).
+ * Mixture: p = round-half-even(255 clamp(z / 2 + 0.5, 0, 1)), as diffusers' postprocessing.
+ * Non-finite latents are TRDI_ERR_NUMERIC. */
+trdi_status trdi_model_decode(trdi_model *m, const float *latent, trdi_image *out);
+
+/* The model's built-in test image, of the model's size (allocated into *out): for the mixture
+ * the "scene" pattern (or the JSON's "test_image"), which is none of the components' means, so
+ * reconstructing it is a real test. */
+trdi_status trdi_model_builtin_test_image(const trdi_model *m, trdi_image *out);
+
 /* ============================================================================================== */
 /* Files: images, safetensors, JSON configs, diffusers folders               (src/io/)            */
 /* ============================================================================================== */
 
 /* @@SECTION io: images */
 
+/* An 8-bit image: `data` is (height, width, channels) interleaved, row-major, channels 1 (gray) or
+ * 3 (RGB). Owned by the caller: every function that fills a trdi_image allocates `data`, and the
+ * caller releases it with trdi_image_clear(). On failure the output is zeroed. */
+typedef struct trdi_image {
+    int64_t width, height, channels;
+    uint8_t *data; /* (height, width, channels) */
+} trdi_image;
+
+/* Allocates a zero-filled width x height x channels image (channels 1 or 3; sides >= 1). */
+trdi_status trdi_image_alloc(int64_t width, int64_t height, int64_t channels, trdi_image *out);
+/* Frees `data` and zeroes the struct. NULL and already-cleared images are fine. */
+void trdi_image_clear(trdi_image *img);
+/* Deep copy of `in` into *out. */
+trdi_status trdi_image_copy(const trdi_image *in, trdi_image *out);
+
+/* Reads a PNG or JPEG file, recognised by its content (magic bytes), not by its extension.
+ * Gray stays 1 channel; RGB is 3; alpha is dropped (as PIL's convert("RGB") does, no
+ * compositing); palettes are expanded to RGB; 16-bit PNG samples keep their high byte; CMYK JPEGs
+ * are TRDI_ERR_UNSUPPORTED. Errors: TRDI_ERR_IO (cannot open/read), TRDI_ERR_FORMAT (empty,
+ * truncated, corrupt or not PNG/JPEG, including any libjpeg "corrupt data" warning, which PIL
+ * also refuses as a truncated image), TRDI_ERR_UNSUPPORTED (larger than 16384 pixels a side). */
+trdi_status trdi_image_read(const char *path, trdi_image *out);
+/* The same from `size` bytes in memory; `name` only labels error messages (may be NULL). */
+trdi_status trdi_image_read_memory(const void *bytes, size_t size, const char *name,
+                                   trdi_image *out);
+
+/* Writes `img` as PNG (lossless) or JPEG (baseline, 4:2:0 chroma subsampling as PIL's default,
+ * `jpeg_quality` 1..100; PIL's default is 75), chosen by the extension of `path`: .png, .jpg or
+ * .jpeg (case-insensitive); anything else is TRDI_ERR_INVALID_ARG. The file is written to a
+ * temporary file in the same folder and renamed over `path`, so a failure never leaves a partial
+ * file. */
+trdi_status trdi_image_write(const char *path, const trdi_image *img, int jpeg_quality);
+
+/* Converts to `channels` (1 or 3): gray -> RGB replicates; RGB -> gray uses PIL's convert("L")
+ * (L = (19595 R + 38470 G + 7471 B + 32768) >> 16). Same channel count: a copy. */
+trdi_status trdi_image_convert(const trdi_image *in, int64_t channels, trdi_image *out);
+
+/* Resizes to width x height as PIL 9.x Image.resize(size, Image.BICUBIC) does for 8-bit images:
+ * the bicubic kernel with a = -0.5 and support 2, widened by the scale factor when downscaling
+ * (antialiasing), weights normalised per output pixel and quantised to 22-bit fixed point,
+ * horizontal pass first with the intermediate rounded to uint8, then the vertical pass; a side
+ * whose size does not change is not filtered (same size: an exact copy). */
+trdi_status trdi_image_resize(const trdi_image *in, int64_t width, int64_t height, trdi_image *out);
+
+/* Copies the width x height window whose top-left corner is (x, y); it must lie inside `in`. */
+trdi_status trdi_image_crop(const trdi_image *in, int64_t x, int64_t y, int64_t width,
+                            int64_t height, trdi_image *out);
+
+/* Crops the largest centred square: side min(w, h), offset (w - h) div 2 or (h - w) div 2, as
+ * the TRDI preprocessing does (spec 5.3 step 3). */
+trdi_status trdi_image_center_crop_square(const trdi_image *in, trdi_image *out);
+
 /* @@SECTION io: safetensors, JSON, diffusers folders */
+/* Safetensors files (https://github.com/huggingface/safetensors format): an 8-byte little-endian
+ * header length N, N bytes of JSON {"name": {"dtype", "shape", "data_offsets": [begin, end]}, ...,
+ * "__metadata__": {str: str}}, then the data area. The reader memory-maps the file read-only and
+ * validates the whole header before anything is used: header length within the file and at most
+ * TRDI_ST_MAX_HEADER bytes, UTF-8 JSON object, known dtypes, non-negative shapes without overflow,
+ * end - begin == numel * dtype size, ranges inside the data area and not overlapping, no duplicate
+ * names. Gaps between ranges are allowed. Errors name the file, the tensor and the problem
+ * (TRDI_ERR_IO: cannot open/map; TRDI_ERR_FORMAT: malformed; TRDI_ERR_UNSUPPORTED: more than
+ * TRDI_ST_MAX_DIMS dims). A file that is truncated by another process while mapped is not
+ * detected (SIGBUS): do not modify weights while they are loaded. */
+
+#define TRDI_ST_MAX_DIMS 8
+#define TRDI_ST_MAX_HEADER 100000000 /* bytes; the limit of the reference implementation */
+
+/* Element types of a safetensors file. F32 is 0 so that a zeroed write entry means float32. */
+typedef enum trdi_st_dtype {
+    TRDI_ST_F32 = 0,
+    TRDI_ST_F16 = 1,
+    TRDI_ST_BF16 = 2,
+    TRDI_ST_F64 = 3,
+    TRDI_ST_F8_E4M3 = 4, /* OCP FP8 E4M3 ("fn"): bias 7, no infinities, NaN = S.1111.111 */
+    TRDI_ST_F8_E5M2 = 5, /* OCP FP8 E5M2: bias 15, IEEE-like (infinities, NaNs) */
+    TRDI_ST_I64 = 6,
+    TRDI_ST_I32 = 7,
+    TRDI_ST_I16 = 8,
+    TRDI_ST_I8 = 9,
+    TRDI_ST_U8 = 10,
+    TRDI_ST_BOOL = 11
+} trdi_st_dtype;
+
+/* The safetensors spelling ("F32", "BF16", "F8_E4M3", ...); "?" for an unknown value. */
+const char *trdi_st_dtype_name(trdi_st_dtype d);
+/* Parses the safetensors spelling (exact, case-sensitive). TRDI_ERR_INVALID_ARG when unknown. */
+trdi_status trdi_st_dtype_from_name(const char *name, trdi_st_dtype *out);
+/* Bytes per element (0 for an unknown value). */
+size_t trdi_st_dtype_size(trdi_st_dtype d);
+
+/* Scalar conversions to float32, all exact (every value of these formats is a float32; NaN stays
+ * NaN with the sign kept, infinities stay infinities). */
+float trdi_f16_to_f32(uint16_t h);
+float trdi_bf16_to_f32(uint16_t b);
+float trdi_f8e4m3_to_f32(uint8_t v);
+float trdi_f8e5m2_to_f32(uint8_t v);
+/* float32 -> half / bfloat16 with round-to-nearest-even (as torch's .half() / .bfloat16()):
+ * overflow gives infinity, NaN gives a quiet NaN. */
+uint16_t trdi_f32_to_f16(float f);
+uint16_t trdi_f32_to_bf16(float f);
+
+/* Converts n elements of `dtype` at `src` (any alignment, little-endian) to float32. Integers and
+ * BOOL convert by value (exact up to 2^24 in magnitude); F64 rounds to nearest. Half precision uses
+ * F16C instructions when the CPU has them (bit-identical to the plain C path). */
+trdi_status trdi_st_convert_to_f32(trdi_st_dtype dtype, const void *src, size_t n, float *dst);
+
+/* One tensor of an open file. Everything points into the file handle and lives until it is closed. */
+typedef struct trdi_st_tensor {
+    const char *name;
+    trdi_st_dtype dtype;
+    int ndim;                         /* 0 (a scalar) .. TRDI_ST_MAX_DIMS */
+    int64_t shape[TRDI_ST_MAX_DIMS];  /* entries past ndim are 0 */
+    int64_t numel;                    /* product of the shape (1 for a scalar) */
+    const void *data;                 /* into the read-only mapping; NOT necessarily aligned */
+    size_t nbytes;                    /* numel * trdi_st_dtype_size(dtype) */
+    int64_t offset;                   /* byte offset of data within the file */
+} trdi_st_tensor;
+
+/* An open, validated safetensors file (read-only; safe to share between threads). */
+typedef struct trdi_safetensors trdi_safetensors;
+
+/* Maps and validates `path`. *out is NULL on failure. Close with trdi_safetensors_close(). */
+trdi_status trdi_safetensors_open(const char *path, trdi_safetensors **out);
+/* The same from `size` bytes in memory; the bytes are copied (the caller keeps its buffer).
+ * `label` names the source in error messages (NULL: "<memory>"). */
+trdi_status trdi_safetensors_open_memory(const void *data, size_t size, const char *label,
+                                         trdi_safetensors **out);
+void trdi_safetensors_close(trdi_safetensors *f);
+
+/* The path (or label) it was opened with, owned by the handle. */
+const char *trdi_safetensors_path(const trdi_safetensors *f);
+/* Number of tensors (not counting __metadata__). */
+int64_t trdi_safetensors_count(const trdi_safetensors *f);
+/* Tensor i (0 <= i < count) in order of data offset; NULL when out of range. */
+const trdi_st_tensor *trdi_safetensors_at(const trdi_safetensors *f, int64_t i);
+/* The tensor called `name`, or NULL when there is none (no error is recorded: for optional
+ * tensors). O(log n). */
+const trdi_st_tensor *trdi_safetensors_lookup(const trdi_safetensors *f, const char *name);
+/* Like lookup, but a missing tensor is TRDI_ERR_FORMAT "FILE: no tensor named 'NAME'". */
+trdi_status trdi_safetensors_find(const trdi_safetensors *f, const char *name,
+                                  const trdi_st_tensor **out);
+/* __metadata__: the value of `key` (NULL when absent), the number of entries, and entry i (key and
+ * value owned by the handle; i in [0, count), else both NULL). */
+const char *trdi_safetensors_metadata(const trdi_safetensors *f, const char *key);
+int64_t trdi_safetensors_metadata_count(const trdi_safetensors *f);
+void trdi_safetensors_metadata_at(const trdi_safetensors *f, int64_t i, const char **key,
+                                  const char **value);
+
+/* Reads tensor `name` converted to float32 into dst (count floats, which must equal its numel;
+ * TRDI_ERR_INVALID_ARG otherwise, naming the tensor, both counts and the file). */
+trdi_status trdi_safetensors_read_f32(const trdi_safetensors *f, const char *name, float *dst,
+                                      size_t count);
+/* The same, but the tensor must have exactly the shape (ndim, shape) (TRDI_ERR_FORMAT naming the
+ * tensor, the file, both shapes). For model loaders. */
+trdi_status trdi_safetensors_read_f32_shape(const trdi_safetensors *f, const char *name, int ndim,
+                                            const int64_t *shape, float *dst);
+/* Allocates and reads tensor `name` as float32: *out (numel floats, free() it) and, when numel is
+ * not NULL, its element count. *out is NULL on failure. */
+trdi_status trdi_safetensors_load_f32(const trdi_safetensors *f, const char *name, float **out,
+                                      int64_t *numel);
+
+/* An expected tensor for trdi_safetensors_check. */
+typedef struct trdi_st_spec {
+    const char *name;
+    int ndim;
+    int64_t shape[TRDI_ST_MAX_DIMS];
+} trdi_st_spec;
+
+/* Checks that every expected tensor exists with exactly its shape and a floating dtype (F32, F16,
+ * BF16, F64, F8_*), and, unless allow_unexpected, that the file has no other tensors. On a mismatch
+ * returns TRDI_ERR_FORMAT whose message gives the counts and the first few problems, each by name
+ * and shape ("missing conv_in.weight [16, 4, 3, 3]", "conv_out.bias: shape [8], expected [4]").
+ * When report is not NULL, *report receives every problem, one per line (malloc'd, free() it; NULL
+ * when there is none). */
+trdi_status trdi_safetensors_check(const trdi_safetensors *f, const trdi_st_spec *expected,
+                                   int64_t n, bool allow_unexpected, char **report);
+
+/* A tensor to write: name (unique, not "__metadata__"), dtype (zero = TRDI_ST_F32), ndim
+ * (0..TRDI_ST_MAX_DIMS), shape, and numel * dtype size bytes of little-endian data (any
+ * alignment; may be NULL only when numel is 0). */
+typedef struct trdi_st_write_entry {
+    const char *name;
+    trdi_st_dtype dtype;
+    int ndim;
+    const int64_t *shape;
+    const void *data;
+} trdi_st_write_entry;
+
+/* Writes a standard safetensors file readable by the reference library: compact JSON header with
+ * __metadata__ first (when given) and tensors in the order given, padded with spaces to a multiple
+ * of 8 bytes, then the data in the same order (every tensor 8-byte aligned when its size is a
+ * multiple of 8). `metadata` is NULL or a NULL-terminated list of key, value strings. Written to a
+ * temporary file in the same folder and renamed: on failure nothing is left at `path` (an existing
+ * file is kept). Entries are validated first (TRDI_ERR_INVALID_ARG naming the entry). */
+trdi_status trdi_safetensors_write(const char *path, const trdi_st_write_entry *tensors, int64_t n,
+                                   const char *const *metadata);
+
+/* Diffusers model folders (DiffusionPipeline.save_pretrained layout): model_index.json lists the
+ * components as "name": [library, class] ([null, null] = absent); each component is a sub-folder
+ * with its config (config.json; scheduler_config.json for schedulers; tokenizer_config.json,
+ * optional, for tokenizers) and, for models, a safetensors weights file named
+ * diffusion_pytorch_model[.VARIANT].safetensors (diffusers) or model[.VARIANT].safetensors
+ * (transformers). Opening parses model_index.json and every config; the known components
+ * (scheduler, text_encoder, text_encoder_2, tokenizer, tokenizer_2, unet, vae) must have their
+ * folder and config, others (safety_checker, feature_extractor, ...) are listed but optional.
+ * Weights files are located at open and mapped only by trdi_diffusers_open_weights. Sharded
+ * (*.safetensors.index.json) and pickle (*.bin) weights are TRDI_ERR_UNSUPPORTED when asked for. */
+
+/* Which weights file to use. AUTO prefers the full-precision file (`X.safetensors`, whatever
+ * dtype it holds) and falls back to `X.fp16.safetensors`, then `X.bf16.safetensors`; the others
+ * require exactly their file (as diffusers' `variant=`). */
+typedef enum trdi_weights_variant {
+    TRDI_VARIANT_AUTO = 0,
+    TRDI_VARIANT_FP32 = 1, /* X.safetensors */
+    TRDI_VARIANT_FP16 = 2, /* X.fp16.safetensors */
+    TRDI_VARIANT_BF16 = 3  /* X.bf16.safetensors */
+} trdi_weights_variant;
+
+/* "auto", "fp32", "fp16", "bf16". */
+const char *trdi_weights_variant_name(trdi_weights_variant v);
+trdi_status trdi_weights_variant_from_name(const char *name, trdi_weights_variant *out);
+
+/* An open model folder (read-only after open; safe to share between threads). */
+typedef struct trdi_diffusers trdi_diffusers;
+
+/* Opens `dir`. Errors name the file and key (TRDI_ERR_IO: missing folder/model_index.json/config;
+ * TRDI_ERR_FORMAT: malformed JSON or entry). *out NULL on failure. Free with trdi_diffusers_free. */
+trdi_status trdi_diffusers_open(const char *dir, trdi_weights_variant variant,
+                                trdi_diffusers **out);
+void trdi_diffusers_free(trdi_diffusers *m);
+
+/* The folder, the pipeline class (model_index.json "_class_name", e.g.
+ * "StableDiffusionXLPipeline") and the requested variant. Strings owned by the handle. */
+const char *trdi_diffusers_dir(const trdi_diffusers *m);
+const char *trdi_diffusers_class(const trdi_diffusers *m);
+trdi_weights_variant trdi_diffusers_variant(const trdi_diffusers *m);
+
+/* Components present (non-null in model_index.json), in file order; name i (NULL when out of
+ * range). */
+int64_t trdi_diffusers_component_count(const trdi_diffusers *m);
+const char *trdi_diffusers_component_name(const trdi_diffusers *m, int64_t i);
+bool trdi_diffusers_has(const trdi_diffusers *m, const char *component);
+/* The component's class ("CLIPTextModel") and, when library is not NULL, its library
+ * ("transformers"); NULL (both) when there is no such component. Owned by the handle. */
+const char *trdi_diffusers_component_class(const trdi_diffusers *m, const char *component,
+                                           const char **library);
+/* The component's folder (e.g. for the tokenizer's vocab.json / merges.txt). Owned by the handle. */
+trdi_status trdi_diffusers_component_dir(const trdi_diffusers *m, const char *component,
+                                         const char **out);
+/* The config file path of a component (NULL component: model_index.json). */
+trdi_status trdi_diffusers_config_path(const trdi_diffusers *m, const char *component,
+                                       const char **out);
+/* Typed reads of a required key of a component's config (NULL component: model_index.json).
+ * TRDI_ERR_FORMAT names the file and key when missing, null or of the wrong type. */
+trdi_status trdi_diffusers_config_int(const trdi_diffusers *m, const char *component,
+                                      const char *key, int64_t *out);
+trdi_status trdi_diffusers_config_double(const trdi_diffusers *m, const char *component,
+                                         const char *key, double *out);
+trdi_status trdi_diffusers_config_bool(const trdi_diffusers *m, const char *component,
+                                       const char *key, bool *out);
+trdi_status trdi_diffusers_config_string(const trdi_diffusers *m, const char *component,
+                                         const char *key, const char **out);
+
+/* The weights file chosen for a model component (owned by the handle) and which variant it is
+ * (never AUTO). Fails naming the folder and the files looked for when there is none, or
+ * TRDI_ERR_INVALID_ARG for a component without weights (tokenizer, scheduler). */
+trdi_status trdi_diffusers_weights_path(const trdi_diffusers *m, const char *component,
+                                        const char **path, trdi_weights_variant *chosen);
+/* Opens (maps and validates) that file; close it with trdi_safetensors_close. */
+trdi_status trdi_diffusers_open_weights(const trdi_diffusers *m, const char *component,
+                                        trdi_safetensors **out);
+/* trdi_safetensors_check on the component's weights file. */
+trdi_status trdi_diffusers_check_weights(const trdi_diffusers *m, const char *component,
+                                         const trdi_st_spec *expected, int64_t n,
+                                         bool allow_unexpected, char **report);
 
 /* ============================================================================================== */
 /* Text: CLIP tokenizer and text encoders                                    (src/model/clip*.c)  */
@@ -247,13 +884,355 @@ typedef struct trdi_denoiser {
 
 /* @@SECTION text */
 
+/* --- CLIP BPE tokenizer (src/model/clip_tokenizer.c, src/model/text_normalize.c) ----------------
+ * Reproduces transformers' slow CLIPTokenizer as the Stable Diffusion pipelines call it:
+ * `tokenizer(prompt, padding="max_length", max_length=77, truncation=True)`. Added/special tokens
+ * (<|startoftext|>, <|endoftext|>, and `!` when it is the pad token as in SD 2.x / SDXL
+ * tokenizer_2) are cut out of the raw prompt first; each remaining piece is normalised as
+ * whitespace_clean(ftfy.fix_text(text)).lower() (ftfy without mojibake repair, see
+ * docs/tokenizer.md), split by the CLIP regex, byte-mapped and BPE-merged. Any byte string is
+ * accepted: invalid UTF-8 becomes U+FFFD. */
+
+/* A loaded tokenizer. Immutable after loading: encoding with one tokenizer from several threads at
+ * once is safe. */
+typedef struct trdi_tokenizer trdi_tokenizer;
+
+/* Loads the tokenizer folder `dir` (vocab.json, merges.txt and, when present,
+ * tokenizer_config.json / special_tokens_map.json for the bos/eos/unk/pad tokens and added tokens;
+ * missing config files mean CLIP's defaults). Malformed files give TRDI_ERR_FORMAT (missing ones
+ * TRDI_ERR_IO) with a message naming the file and line. *out is NULL on failure; free with
+ * trdi_tokenizer_free(). */
+trdi_status trdi_tokenizer_load(const char *dir, trdi_tokenizer **out);
+void trdi_tokenizer_free(trdi_tokenizer *tok);
+
+/* The result of one encode. Owned by the caller; release with trdi_tokens_clear(). */
+typedef struct trdi_tokens {
+    int64_t *input_ids;       /* (max_length) BOS, ids[:max_length-2], EOS, then pad ids */
+    int64_t max_length;       /* length of input_ids */
+    int64_t length;           /* BOS + kept tokens + EOS = sum(attention_mask), <= max_length */
+    bool truncated;           /* more than max_length ids before truncation */
+    int64_t n_tokens;         /* tokens before truncation, without BOS/EOS */
+    int64_t *token_ids;       /* (n_tokens) their ids (`ids_untruncated` without BOS/EOS) */
+    const char **bpe_tokens;  /* (n_tokens) tokenizer.tokenize(prompt): byte-mapped BPE strings
+                               * ("</w>" ends a word); the strings belong to the tokenizer and stay
+                               * valid until trdi_tokenizer_free(); the array is the caller's */
+} trdi_tokens;
+
+/* Encodes the NUL-terminated UTF-8 `prompt` (NULL = "") into *out, truncated to max_length - 2
+ * tokens plus BOS/EOS and padded with the pad id to max_length (0 = the folder's
+ * model_max_length, 77 for Stable Diffusion; else >= 2). *out is zeroed on failure. */
+trdi_status trdi_tokenizer_encode(const trdi_tokenizer *tok, const char *prompt, int64_t max_length,
+                                  trdi_tokens *out);
+/* Same for `len` bytes that may contain NULs. */
+trdi_status trdi_tokenizer_encode_n(const trdi_tokenizer *tok, const char *prompt, size_t len,
+                                    int64_t max_length, trdi_tokens *out);
+void trdi_tokens_clear(trdi_tokens *t);
+
+/* Ids of the special tokens and sizes, from the folder (49406 / 49407 / pad 49407 or 0 / 49408
+ * / 77 for Stable Diffusion's CLIP). vocab_size counts vocab.json entries plus added tokens that
+ * were not in it. */
+int64_t trdi_tokenizer_bos_id(const trdi_tokenizer *tok);
+int64_t trdi_tokenizer_eos_id(const trdi_tokenizer *tok);
+int64_t trdi_tokenizer_pad_id(const trdi_tokenizer *tok);
+int64_t trdi_tokenizer_vocab_size(const trdi_tokenizer *tok);
+int64_t trdi_tokenizer_model_max_length(const trdi_tokenizer *tok);
+/* The string of token `id` (owned by the tokenizer), or NULL when no token has that id. */
+const char *trdi_tokenizer_token_string(const trdi_tokenizer *tok, int64_t id);
+
+/* text encoder */
+/* --- CLIP text encoder (src/model/clip_text.c) --------------------------------------------------
+ * transformers' CLIPTextModel / CLIPTextModelWithProjection (eager attention), float32 compute:
+ * x = token_embedding[ids] + position_embedding[0..T-1]; per layer (pre-LN)
+ * x += out_proj(attn(LN1(x))) with a causal mask and no padding mask, x += fc2(act(fc1(LN2(x))))
+ * with act = quick_gelu or exact gelu (config hidden_act); last_hidden_state = final_layer_norm(x);
+ * pooled = last_hidden_state[argmax(ids)] (config eos_token_id == 2, transformers' legacy rule: the
+ * first highest id, i.e. the first <|endoftext|>), else at the first id equal to eos_token_id;
+ * text_embeds = text_projection(pooled) (WithProjection only). */
+
+/* A loaded text encoder: immutable weights plus one activation arena, so one forward at a time per
+ * handle (use one handle per thread). */
+typedef struct trdi_text_encoder trdi_text_encoder;
+
+typedef struct trdi_text_encoder_params {
+    /* Which file of the folder: AUTO (default) model.safetensors, else model.fp16.safetensors,
+     * else model.bf16.safetensors; FP32 / FP16 / BF16 exactly that file (trdi_weights_variant). */
+    trdi_weights_variant variant;
+} trdi_text_encoder_params;
+
+trdi_text_encoder_params trdi_text_encoder_default_params(void);
+
+/* Loads a diffusers text_encoder folder `dir`: config.json (hidden_size, intermediate_size,
+ * num_attention_heads, num_hidden_layers, max_position_embeddings, vocab_size, hidden_act,
+ * layer_norm_eps [1e-5], eos_token_id [2], projection_dim, architectures) and the weights
+ * (F32 / F16 / BF16, converted to float32; the token embedding stays in the memory-mapped file and
+ * rows are converted when looked up). Errors: TRDI_ERR_IO (missing files), TRDI_ERR_FORMAT (bad
+ * config field, missing tensor or wrong shape, each named with the file), TRDI_ERR_UNSUPPORTED
+ * (another hidden_act or model_type). *out is NULL on failure; free with trdi_text_encoder_free(). */
+trdi_status trdi_text_encoder_load(const char *dir, const trdi_text_encoder_params *params,
+                                   trdi_text_encoder **out);
+/* The same for component `component` ("text_encoder", "text_encoder_2") of an open diffusers
+ * folder, with the folder's config and weights-file choice (its variant). The component's class
+ * must be CLIPTextModel or CLIPTextModelWithProjection (TRDI_ERR_UNSUPPORTED otherwise). */
+trdi_status trdi_text_encoder_load_component(const trdi_diffusers *model, const char *component,
+                                             trdi_text_encoder **out);
+void trdi_text_encoder_free(trdi_text_encoder *enc);
+
+/* Configuration of a loaded encoder (owned by it). */
+typedef struct trdi_text_encoder_info {
+    int64_t hidden_size, intermediate_size, num_heads, num_layers;
+    int64_t max_positions; /* 77 for Stable Diffusion */
+    int64_t vocab_size;
+    int64_t eos_token_id;
+    int64_t projection_dim; /* 0 without a text_projection (CLIPTextModel) */
+    double layer_norm_eps;
+    bool quick_gelu; /* false: exact gelu */
+    const char *weights_path; /* the safetensors file that was loaded */
+} trdi_text_encoder_info;
+const trdi_text_encoder_info *trdi_text_encoder_get_info(const trdi_text_encoder *enc);
+
+/* Outputs of one forward, owned by the caller (one allocation; trdi_text_output_clear()). */
+typedef struct trdi_text_output {
+    int64_t seq_len, hidden_size, num_layers;
+    float *hidden_states;     /* (num_layers + 1, seq_len, hidden_size): [0] embeddings, [l] the
+                               * output of layer l (residual stream, before final_layer_norm) */
+    float *last_hidden_state; /* (seq_len, hidden_size) final_layer_norm(hidden_states[num_layers]) */
+    float *pooled;            /* (hidden_size) pooler_output */
+    int64_t pooled_index;     /* the row of last_hidden_state that `pooled` copies */
+    float *text_embeds;       /* (projection_dim) text_projection(pooled), NULL without projection */
+    int64_t projection_dim;
+} trdi_text_output;
+
+/* Runs the encoder on n_ids token ids (1..max_positions; the pipelines pass 77, padded). Fails
+ * with TRDI_ERR_INVALID_ARG on a bad count or an id outside the vocabulary (naming its position).
+ * *out is zeroed on failure. */
+trdi_status trdi_text_encoder_forward(trdi_text_encoder *enc, const int64_t *ids, int64_t n_ids,
+                                      trdi_text_output *out);
+void trdi_text_output_clear(trdi_text_output *out);
+
+/* Applies the encoder's final_layer_norm to rows (n, hidden_size) of x into y (y may equal x). */
+trdi_status trdi_text_encoder_final_norm(const trdi_text_encoder *enc, const float *x, int64_t n,
+                                         float *y);
+
+/* The conditioning a Stable Diffusion pipeline gives its UNet (diffusers encode_prompt), owned by
+ * the caller; release with trdi_prompt_embeds_clear(). */
+typedef struct trdi_prompt_embeds {
+    int64_t seq_len;    /* tokens (77) */
+    int64_t dim;        /* features per token (the UNet's cross_attention_dim) */
+    float *embeds;      /* (seq_len, dim) prompt_embeds */
+    int64_t pooled_dim; /* SDXL: text_encoder_2's projection_dim; 0 otherwise */
+    float *pooled;      /* (pooled_dim) SDXL pooled_prompt_embeds, else NULL */
+} trdi_prompt_embeds;
+
+/* Prompt embeddings as diffusers' encode_prompt computes them for one prompt.
+ * SD 1.x / 2.x (enc2 == NULL): last_hidden_state; with clip_skip c > 0,
+ *   final_layer_norm(hidden_states[-(c + 1)]) (c <= num_layers).
+ * SDXL (enc2 = text_encoder_2, a CLIPTextModelWithProjection; ids2 its token ids):
+ *   concat(hidden_states[-(c + 2)] of enc, of enc2) on the feature axis, no final norm
+ *   (c = clip_skip, 0 = the penultimate layer; c <= num_layers - 1 for both), and
+ *   pooled = enc2's text_embeds.
+ * ids / ids2: n_ids token ids each. *out is zeroed on failure. */
+trdi_status trdi_prompt_embeds_encode(trdi_text_encoder *enc, const int64_t *ids,
+                                      trdi_text_encoder *enc2, const int64_t *ids2, int64_t n_ids,
+                                      int64_t clip_skip, trdi_prompt_embeds *out);
+/* All-zero embeddings of the same shapes as `like` (SDXL's negative prompt when
+ * force_zeros_for_empty_prompt is true and no negative prompt is given). */
+trdi_status trdi_prompt_embeds_zeros_like(const trdi_prompt_embeds *like, trdi_prompt_embeds *out);
+void trdi_prompt_embeds_clear(trdi_prompt_embeds *e);
+
 /* ============================================================================================== */
 /* Image metrics                                                             (src/metrics/)       */
 /* ============================================================================================== */
 
 /* @@SECTION metrics: basic (PSNR, MSE, SSIM skimage) */
 
+/* Every metric compares two 8-bit images of the same width, height and channel count
+ * (TRDI_ERR_INVALID_ARG otherwise) and writes a double; `a` and `b` play symmetric roles. */
+
+/* PSNR as scikit-image's peak_signal_noise_ratio(a, b) on uint8 arrays: data_range 255,
+ * 10 log10(255^2 / mean((a - b)^2)) over all H*W*C values, in double. Identical images give
+ * +INFINITY (skimage returns inf there too); callers printing JSON should write "inf". */
+trdi_status trdi_psnr(const trdi_image *a, const trdi_image *b, double *out);
+
+/* MSE of the images scaled to [0, 1] (x / 255), over all C*H*W values, as torchmetrics'
+ * MeanSquaredError on TRDI's float32 inputs (computed here in double; the float32 reference
+ * differs by ~1e-7 relative). */
+trdi_status trdi_mse(const trdi_image *a, const trdi_image *b, double *out);
+
+/* SSIM as scikit-image's structural_similarity(a, b, win_size=11, channel_axis=2) on uint8
+ * (data_range 255, the variant TRDI's scripts print): 11x11 uniform window, sample covariance
+ * (N / (N - 1) = 121/120), K1 = 0.01, K2 = 0.03, the SSIM map cropped by 5 pixels on every side
+ * (only windows inside the image), averaged per channel, then over channels. Both sides must be
+ * at least 11 (TRDI_ERR_INVALID_ARG otherwise, as skimage raises). Double precision. */
+trdi_status trdi_ssim(const trdi_image *a, const trdi_image *b, double *out);
+
 /* @@SECTION metrics: evaluation (SSIM torchmetrics, LPIPS, masks) */
+
+/* The metrics of the authors' evaluation (TRDI evaluate_my.py / matrics_calculator.py with
+ * torchmetrics, and the lpips package), computed on 8-bit images that are first scaled to [0, 1]
+ * as float32 x / 255 (as upstream). Float inputs below are planar (channels, height, width). */
+
+/* SSIM with a Gaussian window, as torchmetrics' StructuralSimilarityIndexMeasure: per channel, the
+ * images are reflect-padded by (kernel_size - 1) / 2 (the edge pixel not repeated), filtered with
+ * the normalised 2-D Gaussian (outer product of exp(-(i / sigma)^2 / 2), i = -(k-1)/2..(k-1)/2);
+ * from mu_x, mu_y, E[x^2], E[y^2], E[xy]: s_xx = max(E[x^2] - mu_x^2, 0), s_yy likewise,
+ * s_xy = E[xy] - mu_x mu_y, C1 = (k1 R)^2, C2 = (k2 R)^2 (R = data_range),
+ * ssim = (2 mu_x mu_y + C1)(2 s_xy + C2) / ((mu_x^2 + mu_y^2 + C1)(s_xx + s_yy + C2));
+ * result = mean of the map over channels x height x width. Like upstream, the arithmetic after the
+ * filter is float32 (the filter sums are taken in double and rounded to float32). */
+typedef struct trdi_ssim_gauss_params {
+    double data_range;   /* 1.0: inputs in [0, 1] */
+    double sigma;        /* 1.5 */
+    int64_t kernel_size; /* 11; odd, >= 1 */
+    double k1, k2;       /* 0.01, 0.03 */
+    bool crop_border;    /* false (default): mean over the whole map, torchmetrics >= 1.4.2;
+                            true: crop (kernel_size - 1) / 2 pixels off every side first, as
+                            torchmetrics <= 1.4.1 (an empty crop gives NaN, as it does) */
+} trdi_ssim_gauss_params;
+
+/* data_range 1, sigma 1.5, kernel 11, k1 0.01, k2 0.03, no crop: the paper's SSIM. */
+trdi_ssim_gauss_params trdi_ssim_gauss_default_params(void);
+
+/* SSIM of float planes x, y (channels, height, width); p NULL = defaults. Height and width must
+ * exceed (kernel_size - 1) / 2 (reflect padding; torch raises otherwise): TRDI_ERR_INVALID_ARG
+ * "too small" else. Non-finite inputs: TRDI_ERR_NUMERIC. */
+trdi_status trdi_ssim_gauss(const float *x, const float *y, int64_t channels, int64_t height,
+                            int64_t width, const trdi_ssim_gauss_params *p, double *out);
+
+/* The paper's SSIM on two 8-bit images of the same size and channels: trdi_ssim_gauss with the
+ * defaults on x / 255. Both sides must be >= 6 (TRDI_ERR_INVALID_ARG otherwise). */
+trdi_status trdi_ssim_torchmetrics(const trdi_image *a, const trdi_image *b, double *out);
+
+/* --- LPIPS (lpips 0.1.4, Zhang et al. 2018; also torchmetrics' copy) -------------------------- */
+
+typedef enum trdi_lpips_net {
+    TRDI_LPIPS_ALEX = 0,    /* "alex": torchvision AlexNet features, 5 layers */
+    TRDI_LPIPS_SQUEEZE = 1, /* "squeeze": SqueezeNet 1.1 features, 7 layers (the paper's) */
+    TRDI_LPIPS_VGG = 2      /* "vgg": VGG16 features, 5 layers */
+} trdi_lpips_net;
+
+const char *trdi_lpips_net_name(trdi_lpips_net n);
+trdi_status trdi_lpips_net_from_name(const char *name, trdi_lpips_net *out);
+/* The smallest height / width the backbone accepts (alex 31, squeeze 17, vgg 16; PyTorch raises
+ * below); 0 for an unknown value. */
+int64_t trdi_lpips_min_side(trdi_lpips_net n);
+
+/* An LPIPS network: backbone + linear layers, immutable after loading (thread-safe scoring). */
+typedef struct trdi_lpips trdi_lpips;
+
+/* Loads a safetensors file holding both the backbone and the linear layers, e.g. what
+ * tools/lpips_to_safetensors.py writes or an lpips.LPIPS(...).state_dict(). The backbone is
+ * recognised from the tensor names; accepted spellings: lpips' "net.slice<k>.<i>.<param>",
+ * torchmetrics' "net.slices.<k-1>.<i>.<param>" and torchvision's "features.<i>.<param>" (i = the
+ * torchvision features index); linear layers "lin<k>.model.1.weight" or "lins.<k>.model.1.weight"
+ * ([1, C_k, 1, 1]); "scaling_layer.shift" / ".scale" when present, else lpips' constants
+ * (-0.030, -0.088, -0.188) / (0.458, 0.448, 0.450). Any floating dtype (F32, F16, BF16, F8, F64).
+ * Errors: TRDI_ERR_IO (cannot open), TRDI_ERR_FORMAT (not safetensors, no recognisable backbone,
+ * a missing tensor or a wrong shape: named in the message). *out NULL on failure; free with
+ * trdi_lpips_free(). */
+trdi_status trdi_lpips_load(const char *path, trdi_lpips **out);
+void trdi_lpips_free(trdi_lpips *m);
+trdi_lpips_net trdi_lpips_backbone(const trdi_lpips *m);
+/* Number of compared layers (5 or 7). */
+int64_t trdi_lpips_layers(const trdi_lpips *m);
+
+/* LPIPS.forward(in0, in1) on float planes (3, height, width), exactly what the network receives
+ * (lpips expects [-1, 1]; TRDI's scripts feed x / 255 to alex, which is this call on [0, 1]
+ * values): ScalingLayer (in - shift) / scale; the backbone on each image; per layer, channel
+ * vectors unit-normalised as f / (sqrt(sum_c f^2) + 1e-10), d = (f0 - f1)^2, the 1x1 linear layer
+ * (no bias), the spatial mean; LPIPS = sum over layers. `per_layer` (NULL or trdi_lpips_layers()
+ * doubles) receives the layer terms. Sides below trdi_lpips_min_side: TRDI_ERR_INVALID_ARG
+ * "too small". Allocates its activations per call (about 2x the largest feature maps). */
+trdi_status trdi_lpips_score_f32(const trdi_lpips *m, const float *in0, const float *in1,
+                                 int64_t height, int64_t width, double *out, double *per_layer);
+
+/* LPIPS of two 8-bit RGB images (same size) as the evaluation calls it: inputs 2 (x / 255) - 1.
+ * Gray (1-channel) images are replicated to RGB. */
+trdi_status trdi_lpips_score(const trdi_lpips *m, const trdi_image *a, const trdi_image *b,
+                             double *out);
+
+/* --- PIE-Bench masks ------------------------------------------------------------------------ */
+
+/* PIE-Bench's evaluate_my.mask_decode: a height x width gray mask (0 or 255) from run-length pairs
+ * (start, length) over the row-major flattened map (n_values entries, even): each run sets
+ * min(length, H*W - start) pixels from `start` (runs may wrap rows; starts past the end add
+ * nothing); then row 0, row H-1, column 0 and column W-1 are set (the border frame upstream
+ * forces). Negative values or an odd count: TRDI_ERR_INVALID_ARG naming the pair. */
+trdi_status trdi_mask_decode_rle(const int64_t *rle, int64_t n_values, int64_t height,
+                                 int64_t width, trdi_image *out);
+
+/* Which part of an image a masked metric scores (1 = edited in the mask). */
+typedef enum trdi_mask_region {
+    TRDI_REGION_FULL = 0,     /* "full": no mask */
+    TRDI_REGION_UNEDITED = 1, /* "unedited": img * (1 - mask), upstream's *_unedit_part */
+    TRDI_REGION_EDITED = 2    /* "edited": img * mask, upstream's *_edit_part */
+} trdi_mask_region;
+
+const char *trdi_mask_region_name(trdi_mask_region r);
+trdi_status trdi_mask_region_from_name(const char *name, trdi_mask_region *out);
+
+/* Copies `img` with the pixels outside `region` set to 0, as upstream multiplies both images by
+ * the 0/1 mask before a metric (the zeros stay in every average). A mask pixel is "edited" when any
+ * of its channels is nonzero; the mask (1 or 3 channels) must have the image's width and height
+ * (TRDI_ERR_INVALID_ARG naming both sizes). *kept (may be NULL) receives the number of pixels kept:
+ * 0 means the region is empty, where upstream reports "nan" instead of a score. FULL copies. */
+trdi_status trdi_image_apply_mask(const trdi_image *img, const trdi_image *mask,
+                                  trdi_mask_region region, trdi_image *out, int64_t *kept);
+
+/* --- All metrics of one image pair ------------------------------------------------------------ */
+
+typedef enum trdi_metric {
+    TRDI_METRIC_PSNR = 0,              /* "psnr": trdi_psnr (scikit-image, data range 255) */
+    TRDI_METRIC_MSE = 1,               /* "mse": trdi_mse (images in [0, 1]) */
+    TRDI_METRIC_SSIM_SKIMAGE = 2,      /* "ssim_skimage": trdi_ssim */
+    TRDI_METRIC_SSIM_TORCHMETRICS = 3, /* "ssim_torchmetrics": trdi_ssim_torchmetrics */
+    TRDI_METRIC_LPIPS_ALEX = 4,        /* "lpips_alex": trdi_lpips_score */
+    TRDI_METRIC_LPIPS_SQUEEZE = 5,     /* "lpips_squeeze" */
+    TRDI_METRIC_LPIPS_VGG = 6          /* "lpips_vgg" */
+} trdi_metric;
+#define TRDI_METRIC_COUNT 7
+
+/* The JSON field name ("psnr", ..., "lpips_vgg"); "?" for an unknown value. */
+const char *trdi_metric_name(trdi_metric m);
+trdi_status trdi_metric_from_name(const char *name, trdi_metric *out);
+/* The smallest height / width the metric accepts as upstream (psnr, mse 1; ssim_skimage 11;
+ * ssim_torchmetrics 6; lpips as trdi_lpips_min_side). */
+int64_t trdi_metric_min_side(trdi_metric m);
+
+/* One metric value. `available` false means no number exists: `why` says which of "no LPIPS
+ * weights", "image too small", "empty region" (value NaN). PSNR of identical images is available
+ * with value +INFINITY. */
+typedef struct trdi_metric_value {
+    bool available;
+    double value;
+    const char *why; /* static string, NULL when available */
+} trdi_metric_value;
+
+/* Every metric in every region: v[region][metric]. Without a mask only region FULL is filled
+ * (the other regions are unavailable, why "no mask"). */
+typedef struct trdi_metrics {
+    trdi_metric_value v[3][TRDI_METRIC_COUNT];
+    bool masked;
+} trdi_metrics;
+
+typedef struct trdi_metrics_params {
+    const trdi_image *mask;             /* NULL: no masked variants; else 1 = edited (nonzero) */
+    const trdi_lpips *const *lpips;     /* n_lpips loaded networks, at most one per backbone */
+    int64_t n_lpips;
+} trdi_metrics_params;
+
+/* No mask, no LPIPS networks. */
+trdi_metrics_params trdi_metrics_default_params(void);
+
+/* Scores `output` against `reference` (same width, height and channels, else
+ * TRDI_ERR_INVALID_ARG): every metric on the full images, and with a mask on the unedited and
+ * edited parts (both images masked by trdi_image_apply_mask, then the same metric; an empty region
+ * is unavailable, "empty region"). Masked PSNR is torchmetrics' 10 log10(1 / MSE) of the [0, 1]
+ * images (the PSNR upstream masks; equal to scikit-image's up to rounding). A metric the images are
+ * too small for is unavailable ("image too small"), LPIPS without a network for its backbone is
+ * unavailable ("no LPIPS weights"); neither is an error. Two networks of one backbone:
+ * TRDI_ERR_INVALID_ARG. *out is zeroed on failure. */
+trdi_status trdi_metrics_compute(const trdi_image *reference, const trdi_image *output,
+                                 const trdi_metrics_params *p, trdi_metrics *out);
 
 /* ============================================================================================== */
 /* Pipeline: image -> latent -> invert -> sample -> image                   (src/pipeline/)      */

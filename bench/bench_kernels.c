@@ -1,0 +1,141 @@
+/* bench_kernels.c -- throughput of the transformer kernels, each optimised kernel beside its plain
+ * C reference in the same run (ratios, not absolute times, are what compare across machines):
+ * GEMM (OpenBLAS cblas_sgemm vs the reference triple loop) in GFLOP/s at CLIP / UNet / square
+ * sizes, and tiled softmax attention vs the reference. Run: build/bench_kernels [--quick].
+ * Not a test: it asserts nothing about time. */
+#include "core/core.h"
+#include "kernels/kernels.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+typedef struct gemm_args {
+    bool ref;
+    int64_t m, n, k;
+    const float *a, *b;
+    float *c;
+} gemm_args;
+
+static void run_gemm(void *p) {
+    gemm_args *g = p;
+    /* y = x W^T layout (trans_b), as every linear layer calls it. */
+    if (g->ref)
+        trdi_k_gemm_ref(false, true, g->m, g->n, g->k, 1.0f, g->a, g->k, g->b, g->k, 0.0f, g->c, g->n);
+    else
+        trdi_k_gemm(false, true, g->m, g->n, g->k, 1.0f, g->a, g->k, g->b, g->k, 0.0f, g->c, g->n);
+}
+
+typedef struct attn_args {
+    bool ref;
+    trdi_k_attn p;
+    const float *q, *k, *v;
+    float *o, *scratch;
+} attn_args;
+
+static void run_attn(void *p) {
+    attn_args *a = p;
+    if (a->ref)
+        trdi_k_attention_ref(&a->p, a->q, a->k, a->v, a->o, a->scratch);
+    else
+        trdi_k_attention(&a->p, a->q, a->k, a->v, a->o, a->scratch);
+}
+
+/* Best time of repeated runs: at least `min_reps`, until `budget` seconds are spent. */
+static double best_time(void (*fn)(void *), void *arg, int min_reps, double budget) {
+    double best = 1e300, start = now_s();
+    for (int r = 0; r < min_reps || now_s() - start < budget; r++) {
+        double t0 = now_s();
+        fn(arg);
+        double t = now_s() - t0;
+        if (t < best) best = t;
+        if (r > 1000) break;
+    }
+    return best;
+}
+
+static float *randn(trdi_rng *rng, size_t n) {
+    float *p = trdi_mallocn(n, sizeof(float));
+    if (!p) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    trdi_rng_normal_fill(rng, p, n);
+    return p;
+}
+
+int main(int argc, char **argv) {
+    bool quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    trdi_rng rng;
+    trdi_rng_seed(&rng, 1);
+    printf("OpenBLAS: %s, %d threads\n", openblas_get_config(), openblas_get_num_threads());
+
+    /* m, n, k, compare with the reference? (the reference takes seconds above ~0.3 GFLOP) */
+    const struct { int64_t m, n, k; bool ref; const char *what; } gs[] = {
+        {77, 768, 768, true, "CLIP-L q/k/v/out proj"},
+        {77, 3072, 768, true, "CLIP-L fc1"},
+        {256, 256, 256, true, "square 256"},
+        {512, 512, 512, true, "square 512"},
+        {4096, 320, 320, false, "SD1.5 64x64 latent, 320 ch linear"},
+        {1024, 1024, 1024, false, "square 1024"},
+        {2048, 2048, 2048, false, "square 2048"},
+    };
+    printf("\nGEMM y = x W^T (m x k) (n x k)^T, float32      GFLOP/s: OpenBLAS    reference   ratio\n");
+    for (size_t i = 0; i < sizeof gs / sizeof gs[0]; i++) {
+        if (quick && gs[i].m * gs[i].n * gs[i].k > (int64_t)1 << 28) continue;
+        float *a = randn(&rng, (size_t)(gs[i].m * gs[i].k)), *b = randn(&rng, (size_t)(gs[i].n * gs[i].k));
+        float *c = trdi_mallocn((size_t)(gs[i].m * gs[i].n), sizeof(float));
+        gemm_args g = {false, gs[i].m, gs[i].n, gs[i].k, a, b, c};
+        double flop = 2.0 * (double)gs[i].m * (double)gs[i].n * (double)gs[i].k;
+        double t_opt = best_time(run_gemm, &g, 3, quick ? 0.1 : 0.5);
+        double t_ref = 0;
+        if (gs[i].ref) {
+            g.ref = true;
+            t_ref = best_time(run_gemm, &g, 1, quick ? 0.1 : 0.3);
+        }
+        printf("  %5lld x %5lld x %5lld  %-36s %9.2f  %10.3f  %7.1fx\n", (long long)gs[i].m,
+               (long long)gs[i].n, (long long)gs[i].k, gs[i].what, flop / t_opt * 1e-9,
+               t_ref > 0 ? flop / t_ref * 1e-9 : 0.0, t_ref > 0 ? t_ref / t_opt : 0.0);
+        free(a), free(b), free(c);
+    }
+
+    const struct { int64_t heads, dh, tq, tk; bool causal, ref; const char *what; } as[] = {
+        {12, 64, 77, 77, true, true, "CLIP-L self-attention (causal)"},
+        {8, 40, 1024, 1024, false, true, "SD1.5 32x32 self-attention"},
+        {8, 40, 4096, 77, false, true, "SD1.5 64x64 cross-attention"},
+        {8, 40, 4096, 4096, false, false, "SD1.5 64x64 self-attention"},
+    };
+    printf("\nattention softmax(QK^T/sqrt(dh))V        ms: tiled+OpenBLAS   reference   ratio   "
+           "GFLOP/s(tiled)  scratch\n");
+    for (size_t i = 0; i < sizeof as / sizeof as[0]; i++) {
+        if (quick && as[i].tq * as[i].tk > 2000000) continue;
+        trdi_k_attn p = {.batch = 1, .heads = as[i].heads, .head_dim = as[i].dh, .tq = as[i].tq,
+                         .tk = as[i].tk, .scale = 0.125f, .causal = as[i].causal};
+        const int64_t hd = as[i].heads * as[i].dh;
+        float *q = randn(&rng, (size_t)(as[i].tq * hd)), *k = randn(&rng, (size_t)(as[i].tk * hd));
+        float *v = randn(&rng, (size_t)(as[i].tk * hd));
+        float *o = trdi_mallocn((size_t)(as[i].tq * hd), sizeof(float));
+        size_t ns = trdi_k_attention_scratch(&p);
+        float *s = trdi_mallocn(ns > (size_t)as[i].tk ? ns : (size_t)as[i].tk, sizeof(float));
+        attn_args a = {false, p, q, k, v, o, s};
+        double flop = 4.0 * (double)as[i].heads * (double)as[i].tq * (double)as[i].tk * (double)as[i].dh;
+        double t_opt = best_time(run_attn, &a, 3, quick ? 0.1 : 0.5), t_ref = 0;
+        if (as[i].ref) {
+            a.ref = true;
+            t_ref = best_time(run_attn, &a, 1, quick ? 0.1 : 0.3);
+        }
+        printf("  %-40s %14.3f  %10.3f  %6.1fx  %10.2f  %6.2f MiB\n", as[i].what, t_opt * 1e3,
+               t_ref * 1e3, t_ref > 0 ? t_ref / t_opt : 0.0, flop / t_opt * 1e-9,
+               (double)ns * 4.0 / 1048576.0);
+        free(q), free(k), free(v), free(o), free(s);
+    }
+    return 0;
+}
