@@ -37,5 +37,12 @@ bool cli_take_option(int argc, char **argv, int *i, const char *name, const char
 int cli_cmd_schedule(int argc, char **argv);
 int cli_cmd_tokenize(int argc, char **argv);
 int cli_cmd_metrics(int argc, char **argv);
+int cli_cmd_reconstruct(int argc, char **argv);
+int cli_cmd_edit(int argc, char **argv);
+int cli_cmd_invert(int argc, char **argv);
+int cli_cmd_sample(int argc, char **argv);
+int cli_cmd_analyze(int argc, char **argv);
+int cli_cmd_demo(int argc, char **argv);
+int cli_cmd_encode_prompt(int argc, char **argv);
 
 #endif /* TRDI_CLI_H */

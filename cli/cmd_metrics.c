@@ -1,7 +1,7 @@
-/* cmd_metrics.c -- `trdi metrics REFERENCE OUTPUT [--mask MASK] [--lpips-weights FILE]... [--json]`:
- * scores one image pair with the evaluation's metrics (trdi_metrics_compute) and prints them, as
- * text or as one JSON object. Unavailable metrics (no LPIPS weights, image too small for the
- * metric, empty mask region) are null, never a number; an infinite PSNR is the string "inf". */
+/* cmd_metrics.c -- `trdi metrics REFERENCE OUTPUT [--mask MASK] [--lpips-weights FILE]...
+ * [--json]`: scores one image pair with the evaluation's metrics (trdi_metrics_compute) and prints
+ * them, as text or as one JSON object. Unavailable metrics (no LPIPS weights, image too small for
+ * the metric, empty mask region) are null, never a number; an infinite PSNR is the string "inf". */
 #include "cli.h"
 
 #include <cjson/cJSON.h>
@@ -22,7 +22,8 @@ static const char *const usage =
     "                       backbone and linear layers, see tools/lpips_to_safetensors.py; the\n"
     "                       backbone is recognised from the tensor names); null without one\n"
     "  --mask MASK adds <name>_unedited and <name>_edited for every metric: both images are\n"
-    "  multiplied by (1 - mask) or by mask (nonzero mask pixels = edited = 1) and scored whole, as\n"
+    "  multiplied by (1 - mask) or by mask (nonzero mask pixels = edited = 1) and scored whole, "
+    "as\n"
     "  PIE-Bench's evaluation does; the masked psnr is torchmetrics' 10 log10(1 / mse).\n"
     "  A metric the images are too small for, or whose region is empty, is null.\n"
     "  --json prints one JSON object; otherwise one `name value` line per metric.\n";
@@ -42,7 +43,9 @@ static trdi_status read_rgb_pair(const char *ref_path, const char *out_path, trd
         return st;
     }
     /* A gray image beside an RGB one: replicate it (PIL arrays of both would be RGB). */
-    trdi_image *gray = a->channels == 1 && b->channels == 3 ? a : b->channels == 1 && a->channels == 3 ? b : NULL;
+    trdi_image *gray = a->channels == 1 && b->channels == 3   ? a
+                       : b->channels == 1 && a->channels == 3 ? b
+                                                              : NULL;
     if (gray) {
         trdi_image rgb = {0};
         st = trdi_image_convert(gray, 3, &rgb);
@@ -94,7 +97,8 @@ int cli_cmd_metrics(int argc, char **argv) {
         } else if (cli_take_option(argc, argv, &i, "--lpips-weights", &v)) {
             if (!v || !*v) return cli_usage_error(cmd, "--lpips-weights needs a file");
             if (n_weights == MAX_WEIGHTS)
-                return cli_usage_error(cmd, "at most %d --lpips-weights files (one per backbone)", MAX_WEIGHTS);
+                return cli_usage_error(cmd, "at most %d --lpips-weights files (one per backbone)",
+                                       MAX_WEIGHTS);
             weights[n_weights++] = v;
         } else if (argv[i][0] == '-' && argv[i][1] != '\0') {
             return cli_usage_error(cmd, "unknown option '%s' (see trdi metrics --help)", argv[i]);
@@ -103,7 +107,8 @@ int cli_cmd_metrics(int argc, char **argv) {
             paths[n_paths++] = argv[i++];
         }
     }
-    if (n_paths != 2) return cli_usage_error(cmd, "needs REFERENCE and OUTPUT images (see trdi metrics --help)");
+    if (n_paths != 2)
+        return cli_usage_error(cmd, "needs REFERENCE and OUTPUT images (see trdi metrics --help)");
 
     int rc = CLI_EXIT_OK;
     trdi_image a = {0}, b = {0}, mask = {0};
@@ -121,15 +126,16 @@ int cli_cmd_metrics(int argc, char **argv) {
             goto done;
         }
         if (mask.width != a.width || mask.height != a.height) {
-            rc = cli_usage_error(cmd, "mask %s is %lldx%lld but the images are %lldx%lld", mask_path,
-                                 (long long)mask.width, (long long)mask.height, (long long)a.width,
-                                 (long long)a.height);
+            rc = cli_usage_error(cmd, "mask %s is %lldx%lld but the images are %lldx%lld",
+                                 mask_path, (long long)mask.width, (long long)mask.height,
+                                 (long long)a.width, (long long)a.height);
             goto done;
         }
     }
     if (a.width != b.width || a.height != b.height) {
-        rc = cli_usage_error(cmd, "%s is %lldx%lld but %s is %lldx%lld", paths[0], (long long)a.width,
-                             (long long)a.height, paths[1], (long long)b.width, (long long)b.height);
+        rc = cli_usage_error(cmd, "%s is %lldx%lld but %s is %lldx%lld", paths[0],
+                             (long long)a.width, (long long)a.height, paths[1], (long long)b.width,
+                             (long long)b.height);
         goto done;
     }
     for (int k = 0; k < n_weights; k++) {
@@ -183,7 +189,8 @@ int cli_cmd_metrics(int argc, char **argv) {
             }
     }
 done:
-    for (int k = 0; k < MAX_WEIGHTS; k++) trdi_lpips_free(nets[k]);
+    for (int k = 0; k < MAX_WEIGHTS; k++)
+        trdi_lpips_free(nets[k]);
     trdi_image_clear(&a);
     trdi_image_clear(&b);
     trdi_image_clear(&mask);

@@ -13,7 +13,8 @@ static const char *const usage =
     "usage: trdi tokenize --model DIR --prompt TEXT [--json] [--max-length N]\n"
     "  DIR is a diffusers model folder (DIR/tokenizer, plus DIR/tokenizer_2 for SDXL).\n"
     "  Prints the padded input_ids and the BPE tokens; --json prints\n"
-    "  {\"tokenizer\": {\"input_ids\": [...], \"bpe_tokens\": [...], \"length\": N, \"truncated\": false}}\n"
+    "  {\"tokenizer\": {\"input_ids\": [...], \"bpe_tokens\": [...], \"length\": N, \"truncated\": "
+    "false}}\n"
     "  with a \"tokenizer_2\" object beside it when the model has a second tokenizer.\n"
     "  --max-length defaults to the tokenizer's model_max_length (77).\n";
 
@@ -25,9 +26,11 @@ static bool is_dir(const char *path) {
 static cJSON *tokens_json(const trdi_tokens *t) {
     cJSON *o = cJSON_CreateObject();
     cJSON *ids = cJSON_AddArrayToObject(o, "input_ids");
-    for (int64_t i = 0; i < t->max_length; i++) cJSON_AddItemToArray(ids, cJSON_CreateNumber((double)t->input_ids[i]));
+    for (int64_t i = 0; i < t->max_length; i++)
+        cJSON_AddItemToArray(ids, cJSON_CreateNumber((double)t->input_ids[i]));
     cJSON *bpe = cJSON_AddArrayToObject(o, "bpe_tokens");
-    for (int64_t i = 0; i < t->n_tokens; i++) cJSON_AddItemToArray(bpe, cJSON_CreateString(t->bpe_tokens[i]));
+    for (int64_t i = 0; i < t->n_tokens; i++)
+        cJSON_AddItemToArray(bpe, cJSON_CreateString(t->bpe_tokens[i]));
     cJSON_AddNumberToObject(o, "length", (double)t->length);
     cJSON_AddBoolToObject(o, "truncated", t->truncated);
     return o;
@@ -37,7 +40,8 @@ static void print_text(const char *name, const trdi_tokenizer *tok, const trdi_t
     printf("%s: length %lld of %lld%s\n", name, (long long)t->length, (long long)t->max_length,
            t->truncated ? " (truncated)" : "");
     printf("input_ids:");
-    for (int64_t i = 0; i < t->max_length; i++) printf(" %lld", (long long)t->input_ids[i]);
+    for (int64_t i = 0; i < t->max_length; i++)
+        printf(" %lld", (long long)t->input_ids[i]);
     printf("\n");
     for (int64_t i = 0; i < t->length; i++) {
         const char *s = trdi_tokenizer_token_string(tok, t->input_ids[i]);
@@ -69,14 +73,16 @@ int cli_cmd_tokenize(int argc, char **argv) {
             if (!v) return cli_usage_error(cmd, "--max-length needs a value");
             maxlen_s = v;
         } else {
-            return cli_usage_error(cmd, "unknown argument '%s' (see trdi tokenize --help)", argv[i]);
+            return cli_usage_error(cmd, "unknown argument '%s' (see trdi tokenize --help)",
+                                   argv[i]);
         }
     }
     if (!model) return cli_usage_error(cmd, "--model DIR is required");
     if (!prompt) return cli_usage_error(cmd, "--prompt TEXT is required");
     int64_t max_length = 0;
     if (maxlen_s && !cli_parse_i64(maxlen_s, 2, 1000000, &max_length))
-        return cli_usage_error(cmd, "--max-length must be an integer in [2, 1000000], got '%s'", maxlen_s);
+        return cli_usage_error(cmd, "--max-length must be an integer in [2, 1000000], got '%s'",
+                               maxlen_s);
 
     static const char *const names[2] = {"tokenizer", "tokenizer_2"};
     trdi_tokenizer *toks[2] = {NULL, NULL};
@@ -104,17 +110,19 @@ int cli_cmd_tokenize(int argc, char **argv) {
             n = k + 1;
             if (res[k].truncated)
                 fprintf(stderr,
-                        "trdi %s: warning: %s: the prompt has %lld tokens; only the first %lld fit in %lld "
+                        "trdi %s: warning: %s: the prompt has %lld tokens; only the first %lld fit "
+                        "in %lld "
                         "(with begin/end tokens), the rest is dropped\n",
-                        cmd, names[k], (long long)res[k].n_tokens, (long long)(res[k].max_length - 2),
-                        (long long)res[k].max_length);
+                        cmd, names[k], (long long)res[k].n_tokens,
+                        (long long)(res[k].max_length - 2), (long long)res[k].max_length);
         }
         free(dir);
     }
     if (rc == CLI_EXIT_OK) {
         if (json) {
             cJSON *root = cJSON_CreateObject();
-            for (int k = 0; k < n; k++) cJSON_AddItemToObject(root, names[k], tokens_json(&res[k]));
+            for (int k = 0; k < n; k++)
+                cJSON_AddItemToObject(root, names[k], tokens_json(&res[k]));
             char *s = cJSON_PrintUnformatted(root);
             if (s) {
                 printf("%s\n", s);
@@ -125,7 +133,8 @@ int cli_cmd_tokenize(int argc, char **argv) {
             }
             cJSON_Delete(root);
         } else {
-            for (int k = 0; k < n; k++) print_text(names[k], toks[k], &res[k]);
+            for (int k = 0; k < n; k++)
+                print_text(names[k], toks[k], &res[k]);
         }
     }
     for (int k = 0; k < 2; k++) {

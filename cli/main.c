@@ -14,6 +14,13 @@ static const cli_command commands[] = {
     {"schedule", cli_cmd_schedule, "print a timestep schedule (uniform or TRDI) as JSON"},
     {"tokenize", cli_cmd_tokenize, "print the CLIP token ids of a prompt (--json for JSON)"},
     {"metrics", cli_cmd_metrics, "score an output image against a reference (PSNR, SSIM, LPIPS)"},
+    {"reconstruct", cli_cmd_reconstruct, "invert an image and sample it back; PSNR / SSIM / MSE"},
+    {"edit", cli_cmd_edit, "invert with the source prompt, sample with the target prompt"},
+    {"invert", cli_cmd_invert, "image or clean latent -> noise latent (safetensors)"},
+    {"sample", cli_cmd_sample, "noise latent -> image and/or clean latent"},
+    {"analyze", cli_cmd_analyze, "single-step inversion deviation over timesteps and step sizes"},
+    {"demo", cli_cmd_demo, "every method, uniform and TRDI schedules, on the built-in model"},
+    {"encode-prompt", cli_cmd_encode_prompt, "write the prompt embeddings a model's UNet receives"},
     /* @@COMMANDS: one line per subcommand, in the order `trdi --help` lists them. */
 };
 

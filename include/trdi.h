@@ -140,7 +140,10 @@ trdi_noise_config trdi_noise_config_default(void);
  * torch on CPU (spec 1.1-1.3). Immutable once created; safe to share between threads. */
 typedef struct trdi_noise_schedule trdi_noise_schedule;
 
-/* Builds the table for `cfg`. *out is NULL on failure. Free with trdi_noise_schedule_free(). */
+/* Builds the table for `cfg`. *out is NULL on failure. Free with trdi_noise_schedule_free().
+ * Errors: TRDI_ERR_INVALID_ARG (num_train_timesteps outside [2, 1e6], steps_offset outside
+ * [0, N-1], a beta outside [0, 1) or NaN, an invalid enum value; the field is named),
+ * TRDI_ERR_NUMERIC (a table that underflows to 0), TRDI_ERR_NOMEM. */
 trdi_status trdi_noise_schedule_create(const trdi_noise_config *cfg, trdi_noise_schedule **out);
 void trdi_noise_schedule_free(trdi_noise_schedule *s);
 /* The config it was built from (owned by the schedule). */
@@ -222,7 +225,10 @@ typedef struct trdi_trdi_result {
  * <= 0 or NaN, window < 0, unknown enum values) and for one step (the reference indexes ts[1]);
  * TRDI_ERR_INFEASIBLE when the rescaled list leaves [1, N] (linspace always contains 0) or the DP
  * window has no feasible path (a layer with no predecessor at least 2 below, e.g. 50 steps,
- * spacing 1.05, window >= 15). *out is zeroed on failure. Thread-safe. */
+ * spacing 1.05, window >= 15). Adaptive modes take their bounds from the init list (leading, as
+ * the authors do, unless p->init says otherwise) or, with adaptive_match, from the TRDI list; they
+ * fail with TRDI_ERR_INFEASIBLE when those bounds leave [0, N-1] (trailing with 61 steps ends in
+ * -1) or the steps cannot keep gaps of 2 between them. *out is zeroed on failure. Thread-safe. */
 trdi_status trdi_trdi_build(const trdi_noise_schedule *s, const trdi_trdi_params *p,
                             trdi_trdi_result *out);
 void trdi_trdi_result_clear(trdi_trdi_result *r);
@@ -412,7 +418,9 @@ typedef struct trdi_method_params {
     int64_t renoise_early_timestep; /* 250: steps with t < this use the early weights */
     float renoise_early_weights[TRDI_RENOISE_MAX_WEIGHTS]; /* {0.5, 0.5} */
     float renoise_latter_weights[TRDI_RENOISE_MAX_WEIGHTS]; /* {0, 1} */
-    bool renoise_noise_reg;         /* true: regularise eps_k where its weight is > 0 */
+    bool renoise_noise_reg;         /* true: regularise eps_k where its weight is > 0. Its step
+                                       sizes assume unit-variance eps (SD); on a tight exact
+                                       mixture it can diverge (TRDI_ERR_NUMERIC): turn it off */
     float renoise_lambda_ac;        /* 10 (lambda_pair) */
     float renoise_lambda_kl;        /* 0.05 */
     int64_t renoise_reg_steps;      /* 4 */
@@ -500,7 +508,10 @@ typedef struct trdi_model_params {
      * folder or JSON without a size takes its first image's size. When a size is given (here or in
      * the JSON), every image is fitted to it with trdi_model_prepare_image's rule. */
     int64_t width, height, channels;
-    /* s_k^2 of components that do not give their own (pixels in [-1, 1]); default 0.01. */
+    /* s_k^2 of components that do not give their own (pixels in [-1, 1]); default 0.05 (std
+     * ~29 grey levels). Smaller values make the probability-flow ODE stiffer near the clean end;
+     * at 0.05 DDIM reconstructs the built-in test image to ~30 dB at 50 steps and improves
+     * with more steps, as with Stable Diffusion. */
     double variance;
 } trdi_model_params;
 
@@ -524,7 +535,7 @@ trdi_model_params trdi_model_default_params(void);
  * JSON description (every field optional except "components"; unknown fields are errors):
  *   {
  *     "width": 32, "height": 32, "channels": 3,  // the mixture's image size (see params)
- *     "variance": 0.01,                          // default s_k^2
+ *     "variance": 0.05,                          // default s_k^2
  *     "components": [                            // at least one
  *       {"label": "circle", "weight": 1, "variance": 0.02, "pattern": "circle"},
  *       {"label": "cat", "image": "cat.png"}     // path relative to the JSON file's folder
@@ -537,8 +548,12 @@ trdi_model_params trdi_model_default_params(void);
  *     }
  *   }
  * Each component has exactly one of "pattern" and "image". Patterns: "circle", "stripes",
- * "checker", "gradient", "scene" (any size; 1 or 3 channels). Weights > 0 (renormalised),
- * variances >= 0, both finite. A component without a label is only selected by "". */
+ * "checker", "gradient", "scene" (the built-in test image: an orange sun over a dusk gradient, a
+ * variant of the circle class), "landscape" (far from every built-in component: an
+ * out-of-distribution image on which the exact ODE switches component abruptly and DDIM
+ * stalls near 13 dB whatever the step count); any size, 1 or 3 channels. Weights > 0
+ * (renormalised), variances >= 0, both finite. A component without a label is only selected
+ * by "". */
 trdi_status trdi_model_load(const char *spec, const trdi_model_params *p, trdi_model **out);
 void trdi_model_free(trdi_model *m);
 
@@ -619,7 +634,8 @@ trdi_status trdi_image_copy(const trdi_image *in, trdi_image *out);
 
 /* Reads a PNG or JPEG file, recognised by its content (magic bytes), not by its extension.
  * Gray stays 1 channel; RGB is 3; alpha is dropped (as PIL's convert("RGB") does, no
- * compositing); palettes are expanded to RGB; 16-bit PNG samples keep their high byte; CMYK JPEGs
+ * compositing); palettes are expanded to RGB; 16-bit PNG colour samples keep their high byte and
+ * 16-bit gray is clipped to 255 (both as PIL's open + convert); CMYK JPEGs
  * are TRDI_ERR_UNSUPPORTED. Errors: TRDI_ERR_IO (cannot open/read), TRDI_ERR_FORMAT (empty,
  * truncated, corrupt or not PNG/JPEG, including any libjpeg "corrupt data" warning, which PIL
  * also refuses as a truncated image), TRDI_ERR_UNSUPPORTED (larger than 16384 pixels a side). */
@@ -629,7 +645,8 @@ trdi_status trdi_image_read_memory(const void *bytes, size_t size, const char *n
                                    trdi_image *out);
 
 /* Writes `img` as PNG (lossless) or JPEG (baseline, 4:2:0 chroma subsampling as PIL's default,
- * `jpeg_quality` 1..100; PIL's default is 75), chosen by the extension of `path`: .png, .jpg or
+ * `jpeg_quality` 1..100; PIL's default is 75; with the same libjpeg the bytes equal PIL's
+ * Image.save(path, quality=q)), chosen by the extension of `path`: .png, .jpg or
  * .jpeg (case-insensitive); anything else is TRDI_ERR_INVALID_ARG. The file is written to a
  * temporary file in the same folder and renamed over `path`, so a failure never leaves a partial
  * file. */
@@ -643,7 +660,8 @@ trdi_status trdi_image_convert(const trdi_image *in, int64_t channels, trdi_imag
  * the bicubic kernel with a = -0.5 and support 2, widened by the scale factor when downscaling
  * (antialiasing), weights normalised per output pixel and quantised to 22-bit fixed point,
  * horizontal pass first with the intermediate rounded to uint8, then the vertical pass; a side
- * whose size does not change is not filtered (same size: an exact copy). */
+ * whose size does not change is not filtered (same size: an exact copy). Checked bit-identical
+ * to Pillow 9.4 on 96 size pairs (up/down, odd sizes, 1 and 3 channels) during development. */
 trdi_status trdi_image_resize(const trdi_image *in, int64_t width, int64_t height, trdi_image *out);
 
 /* Copies the width x height window whose top-left corner is (x, y); it must lie inside `in`. */
@@ -682,7 +700,10 @@ typedef enum trdi_st_dtype {
     TRDI_ST_I16 = 8,
     TRDI_ST_I8 = 9,
     TRDI_ST_U8 = 10,
-    TRDI_ST_BOOL = 11
+    TRDI_ST_BOOL = 11,
+    TRDI_ST_U16 = 12,
+    TRDI_ST_U32 = 13,
+    TRDI_ST_U64 = 14
 } trdi_st_dtype;
 
 /* The safetensors spelling ("F32", "BF16", "F8_E4M3", ...); "?" for an unknown value. */
@@ -708,7 +729,8 @@ uint16_t trdi_f32_to_bf16(float f);
  * F16C instructions when the CPU has them (bit-identical to the plain C path). */
 trdi_status trdi_st_convert_to_f32(trdi_st_dtype dtype, const void *src, size_t n, float *dst);
 
-/* One tensor of an open file. Everything points into the file handle and lives until it is closed. */
+/* One tensor of an open file. Everything points into the file handle and lives until it is
+ * closed. */
 typedef struct trdi_st_tensor {
     const char *name;
     trdi_st_dtype dtype;
@@ -828,7 +850,8 @@ trdi_status trdi_weights_variant_from_name(const char *name, trdi_weights_varian
 typedef struct trdi_diffusers trdi_diffusers;
 
 /* Opens `dir`. Errors name the file and key (TRDI_ERR_IO: missing folder/model_index.json/config;
- * TRDI_ERR_FORMAT: malformed JSON or entry). *out NULL on failure. Free with trdi_diffusers_free. */
+ * TRDI_ERR_FORMAT: malformed JSON or entry). *out NULL on failure. Free with
+ * trdi_diffusers_free. */
 trdi_status trdi_diffusers_open(const char *dir, trdi_weights_variant variant,
                                 trdi_diffusers **out);
 void trdi_diffusers_free(trdi_diffusers *m);
@@ -848,7 +871,8 @@ bool trdi_diffusers_has(const trdi_diffusers *m, const char *component);
  * ("transformers"); NULL (both) when there is no such component. Owned by the handle. */
 const char *trdi_diffusers_component_class(const trdi_diffusers *m, const char *component,
                                            const char **library);
-/* The component's folder (e.g. for the tokenizer's vocab.json / merges.txt). Owned by the handle. */
+/* The component's folder (e.g. for the tokenizer's vocab.json / merges.txt). Owned by the
+ * handle. */
 trdi_status trdi_diffusers_component_dir(const trdi_diffusers *m, const char *component,
                                          const char **out);
 /* The config file path of a component (NULL component: model_index.json). */
@@ -1030,7 +1054,8 @@ typedef struct trdi_prompt_embeds {
  *   concat(hidden_states[-(c + 2)] of enc, of enc2) on the feature axis, no final norm
  *   (c = clip_skip, 0 = the penultimate layer; c <= num_layers - 1 for both), and
  *   pooled = enc2's text_embeds.
- * ids / ids2: n_ids token ids each. *out is zeroed on failure. */
+ * ids / ids2: n_ids token ids each. *out is zeroed on failure.
+ * diffusers applies clip_skip to the prompt only: encode negative prompts with clip_skip 0. */
 trdi_status trdi_prompt_embeds_encode(trdi_text_encoder *enc, const int64_t *ids,
                                       trdi_text_encoder *enc2, const int64_t *ids2, int64_t n_ids,
                                       int64_t clip_skip, trdi_prompt_embeds *out);
@@ -1141,7 +1166,8 @@ int64_t trdi_lpips_layers(const trdi_lpips *m);
  * vectors unit-normalised as f / (sqrt(sum_c f^2) + 1e-10), d = (f0 - f1)^2, the 1x1 linear layer
  * (no bias), the spatial mean; LPIPS = sum over layers. `per_layer` (NULL or trdi_lpips_layers()
  * doubles) receives the layer terms. Sides below trdi_lpips_min_side: TRDI_ERR_INVALID_ARG
- * "too small". Allocates its activations per call (about 2x the largest feature maps). */
+ * "too small". Allocates its activations per call (two of the largest feature maps plus the
+ * compared layers of one image: about 0.3 GB for VGG at 512 x 512, 0.1 GB for squeeze). */
 trdi_status trdi_lpips_score_f32(const trdi_lpips *m, const float *in0, const float *in1,
                                  int64_t height, int64_t width, double *out, double *per_layer);
 
@@ -1239,6 +1265,246 @@ trdi_status trdi_metrics_compute(const trdi_image *reference, const trdi_image *
 /* ============================================================================================== */
 
 /* @@SECTION pipeline */
+
+/* The pipeline ties a model, a schedule and a method together (spec 5.3-5.4): image -> latent ->
+ * invert -> sample -> image, with the prompts and guidance of the reference protocol, timing,
+ * evaluation counts, progress / cancellation and trajectory capture. It also reads and writes
+ * latents and trajectories as safetensors, measures the single-step inversion deviation
+ * (trdi_analyze_deviation) and draws small charts (trdi_chart_*). Nothing here prints. */
+
+/* Where the timestep list comes from. */
+typedef enum trdi_schedule_kind {
+    TRDI_SCHEDULE_UNIFORM = 0, /* "uniform": the scheduler's own set_timesteps(steps) list
+                                  (e.g. 981, 961, ..., 1 for 50 leading steps) */
+    TRDI_SCHEDULE_TRDI = 1,    /* "trdi": the authors' pipeline (trdi_trdi_build) with spacing,
+                                  window and adaptive mode, on the model's noise table */
+    TRDI_SCHEDULE_LIST = 2     /* "list": an explicit list of timesteps */
+} trdi_schedule_kind;
+
+const char *trdi_schedule_kind_name(trdi_schedule_kind k);
+trdi_status trdi_schedule_kind_from_name(const char *name, trdi_schedule_kind *out);
+
+typedef struct trdi_schedule_params {
+    trdi_schedule_kind kind;      /* UNIFORM */
+    int64_t steps;                /* 50; uniform and trdi (ignored by LIST, whose length counts) */
+    double spacing;               /* trdi: 1.05 */
+    int64_t window;               /* trdi: 8 */
+    trdi_adaptive_mode adaptive;  /* trdi: NONE */
+    const int64_t *timesteps;     /* LIST: n_timesteps entries, strictly monotone (ascending
+                                     lists are reversed), each in [0, N-1]; borrowed. Must be
+                                     NULL for the other kinds. */
+    int64_t n_timesteps;
+    trdi_stepping stepping;       /* REFERENCE (the authors' fixed stride) */
+} trdi_schedule_params;
+
+/* uniform, 50 steps, spacing 1.05, window 8, no adaptive mode, reference stepping. */
+trdi_schedule_params trdi_schedule_default_params(void);
+
+/* The descending timestep list of `p` on noise schedule `s` (*out owned by the caller, release
+ * with trdi_timesteps_free). Errors (TRDI_ERR_INVALID_ARG unless said): steps < 1 or > N, a list
+ * with the UNIFORM or TRDI kind, a LIST kind without entries or with entries out of range,
+ * repeated or not monotone; TRDI failures as trdi_trdi_build (INFEASIBLE for an impossible
+ * window). *out is NULL and *out_n 0 on failure. */
+trdi_status trdi_schedule_timesteps(const trdi_noise_schedule *s, const trdi_schedule_params *p,
+                                    int64_t **out, int64_t *out_n);
+/* The same list turned into a step plan under p->stepping (release with trdi_plan_clear). */
+trdi_status trdi_schedule_plan(const trdi_noise_schedule *s, const trdi_schedule_params *p,
+                               trdi_plan *out);
+
+/* --- Latents and trajectories on disk ------------------------------------------------------- */
+
+/* One image's latent and, for EDICT / BDIA / BELM, the method's second state. Owned by the caller;
+ * release with trdi_latent_clear(). */
+typedef struct trdi_latent {
+    int64_t channels, height, width;
+    float *data; /* (1, C, H, W) */
+    float *aux;  /* (1, C, H, W) or NULL */
+} trdi_latent;
+
+/* Allocates a zeroed latent (and a zeroed aux when with_aux). */
+trdi_status trdi_latent_alloc(int64_t channels, int64_t height, int64_t width, bool with_aux,
+                              trdi_latent *out);
+void trdi_latent_clear(trdi_latent *l);
+
+/* Writes tensor "latent" (F32, shape [1, C, H, W]) and, when l->aux is set, "latent_aux" (same
+ * shape) with helper metadata (NULL or a NULL-terminated key, value list), atomically (nothing is
+ * left at `path` on failure). */
+trdi_status trdi_latent_save(const char *path, const trdi_latent *l, const char *const *metadata);
+/* Reads "latent" (and "latent_aux" when present) of shape [1, C, H, W] or [C, H, W] (any floating
+ * dtype, converted to float32). A batch other than 1, a missing "latent", an aux whose shape
+ * differs, or non-finite values are TRDI_ERR_FORMAT naming the file. *out is zeroed on failure. */
+trdi_status trdi_latent_load(const char *path, trdi_latent *out);
+/* TRDI_ERR_INVALID_ARG naming `what`, both shapes and the model unless l has the model's latent
+ * shape. */
+trdi_status trdi_latent_check_shape(const trdi_latent *l, const trdi_model *m, const char *what);
+
+/* Every step's latent of a run, in execution order. Owned by the caller (trdi_trajectory_clear). */
+typedef struct trdi_trajectory {
+    int64_t channels, height, width;
+    int64_t n_inv, n_smp;  /* steps recorded in each direction */
+    float *inv;            /* (n_inv, C, H, W) latent after inversion step k, or NULL */
+    float *smp;            /* (n_smp, C, H, W) latent after sampling step k, or NULL */
+} trdi_trajectory;
+
+void trdi_trajectory_clear(trdi_trajectory *t);
+/* One safetensors file with "inv.NN.latents_out" and "smp.NN.latents_out" (NN = the step index in
+ * execution order, two digits at least; F32 [1, C, H, W]), as the reference data names them.
+ * TRDI_ERR_INVALID_ARG when both directions are empty. Atomic. */
+trdi_status trdi_trajectory_save(const char *path, const trdi_trajectory *t,
+                                 const char *const *metadata);
+
+/* --- Runs ------------------------------------------------------------------------------------ */
+
+/* Called after every step of either direction (phase "inv" or "smp", step 0..total-1 in execution
+ * order). Return false to cancel: the run then fails with TRDI_ABORTED. */
+typedef bool (*trdi_progress_fn)(void *user, const char *phase, int64_t step, int64_t total);
+
+/* What a run does. Prompts follow the reference protocol (spec 5.4):
+ * - inversion: conditioned on `prompt`, guidance `inv_guidance`, unconditional branch
+ *   `inv_negative_prompt` ("" when NULL);
+ * - sampling when reconstructing (target_prompt NULL): `prompt`, guidance `guidance`, the
+ *   unconditional branch `negative_prompt` ("" when NULL);
+ * - sampling when editing (target_prompt set): `target_prompt`, guidance `guidance`, negative
+ *   `negative_prompt`, or by default the SOURCE prompt (DDIM, GNRI, NPI nominally and the other
+ *   DDIM-sampled methods), except ReNoise, which edits with no negative prompt (""). NPI's reference
+ *   sampler ignores the negative altogether (its unconditional branch is the positive prompt);
+ *   with method.corrected it uses it (the NPI paper's recipe).
+ * Guidance <= 1 means one conditional pass (spec 4.0). */
+typedef struct trdi_pipeline_params {
+    trdi_method_params method;     /* the method and its parameters; method.on_step is ignored
+                                      (the pipeline installs its own: use `progress`) */
+    trdi_schedule_params schedule;
+    const char *prompt;            /* source prompt; NULL = "" (every component of the mixture) */
+    const char *target_prompt;     /* editing prompt; NULL = reconstruction */
+    const char *negative_prompt;   /* sampling's unconditional branch; NULL = protocol default */
+    const char *inv_negative_prompt; /* inversion's unconditional branch; NULL = "" */
+    float inv_guidance;            /* NaN = trdi_method_default_guidance's inversion value */
+    float guidance;                /* NaN = trdi_method_default_guidance's sampling value */
+    trdi_progress_fn progress;     /* NULL: none */
+    void *progress_user;
+    bool keep_trajectory;          /* record every step's latent into the result */
+} trdi_pipeline_params;
+
+/* DDIM, uniform 50 steps, reference stepping, prompt "", method-default guidance (NaN). */
+trdi_pipeline_params trdi_pipeline_default_params(void);
+
+/* Everything a run produced. Owned by the caller: trdi_run_result_clear(). Fields a run does not
+ * produce stay zero / NULL. */
+typedef struct trdi_run_result {
+    trdi_image input;         /* the input fitted to the model (trdi_model_prepare_image) */
+    trdi_image output;        /* the decoded result (sample, reconstruct, edit) */
+    trdi_latent clean;        /* z0 the inversion started from */
+    trdi_latent noise;        /* zT (+ aux) the inversion produced / the sampler started from */
+    trdi_latent sampled;      /* the clean latent the sampler produced */
+    trdi_trajectory trajectory; /* with keep_trajectory */
+    int64_t *timesteps;       /* (n_timesteps) descending, the schedule that was used */
+    int64_t n_timesteps;
+    float inv_guidance, guidance; /* the scales actually used */
+    bool has_metrics;         /* reconstruct / edit: output compared with input */
+    double psnr;              /* scikit-image PSNR (data range 255); +INFINITY when identical */
+    double ssim;              /* scikit-image SSIM (11x11 uniform window); NaN when the image is
+                                 smaller than 11 pixels a side */
+    double mse;               /* over [0, 1] images */
+    int64_t nfe_inv, nfe_smp; /* denoiser evaluations per image in each direction */
+    int64_t nfe;              /* nfe_inv + nfe_smp */
+    int64_t nvjp;             /* vector-Jacobian products (GNRI) */
+    double seconds_inv, seconds_smp, seconds; /* wall-clock of each direction and of the run */
+} trdi_run_result;
+
+void trdi_run_result_clear(trdi_run_result *r);
+
+/* Inversion: `image` (any size, fitted with trdi_model_prepare_image) or `clean` (a latent of the
+ * model's latent shape), exactly one of them, -> out->noise (zT, + aux for EDICT/BDIA/BELM), with
+ * out->clean, out->input (image input), timesteps, nfe_inv, seconds_inv. Errors: INVALID_ARG for
+ * bad parameters (schedule, method, guidance not finite, an unknown prompt label), both/neither
+ * input, a latent of the wrong shape; the method's own errors; TRDI_ABORTED when `progress`
+ * cancels. *out is zeroed on failure. */
+trdi_status trdi_pipeline_invert(trdi_model *m, const trdi_pipeline_params *p,
+                                 const trdi_image *image, const trdi_latent *clean,
+                                 trdi_run_result *out);
+/* Sampling: `noise` (zT of the model's latent shape; its aux is used when present, and BELM needs
+ * it) -> out->sampled and out->output (decoded), with nfe_smp, seconds_smp. Sampling conditions
+ * on target_prompt when set, else on prompt. Errors as trdi_pipeline_invert. */
+trdi_status trdi_pipeline_sample(trdi_model *m, const trdi_pipeline_params *p,
+                                 const trdi_latent *noise, trdi_run_result *out);
+/* Reconstruction (target_prompt must be NULL) or editing (target_prompt set): inversion then
+ * sampling of `image`, then PSNR / SSIM / MSE of out->output against out->input. */
+trdi_status trdi_pipeline_run(trdi_model *m, const trdi_pipeline_params *p,
+                              const trdi_image *image, trdi_run_result *out);
+
+/* --- Single-step inversion deviation (the paper's central measurement) ---------------------- */
+
+/* For a clean latent z0, follows the model's own DDIM inversion trajectory one timestep at a time
+ * (consistent stepping through every timestep 1..N-1, the model evaluated at the target, as the
+ * reference inverts), and at each grid timestep s inverts ONE step of size d from level a[s]
+ * (the clean end's final alpha when s = 0) to a[s + d] with the model at s + d, samples it back
+ * with trdi_ddim_roundtrip and records the RMS error of the round trip (latent units). */
+typedef struct trdi_deviation_params {
+    const int64_t *timesteps;  /* grid of source timesteps s (any order, each in [0, N-2]) */
+    int64_t n_timesteps;
+    const int64_t *step_sizes; /* grid of step sizes d >= 1; pairs with s + d > N - 1 are skipped */
+    int64_t n_step_sizes;
+    const char *prompt;        /* conditioning (NULL = "") */
+    float guidance;            /* <= 1: one conditional pass */
+    trdi_progress_fn progress; /* phase "trajectory" then "grid"; NULL: none */
+    void *progress_user;
+} trdi_deviation_params;
+
+/* One measurement. */
+typedef struct trdi_deviation_point {
+    int64_t t_from, step, t_to;
+    float a_from, a_to;
+    double err_rms;     /* RMS over C*H*W of (round trip - start) */
+    double rel_err;     /* err_rms / RMS of the starting latent */
+} trdi_deviation_point;
+
+/* The grid, in order of step size then source timestep (ascending). Owned by the caller. */
+typedef struct trdi_deviation_result {
+    trdi_deviation_point *points;
+    int64_t n;
+    int64_t nfe;        /* evaluations used (trajectory + grid) */
+} trdi_deviation_result;
+
+/* Measures the grid on z0 (the model's latent shape). Errors: INVALID_ARG for an empty grid,
+ * timesteps or step sizes out of range, an unknown prompt label; the model's errors. *out is
+ * zeroed on failure. */
+trdi_status trdi_analyze_deviation(trdi_model *m, const trdi_deviation_params *p,
+                                   const trdi_latent *z0, trdi_deviation_result *out);
+void trdi_deviation_result_clear(trdi_deviation_result *r);
+
+/* --- Charts (src/pipeline/chart.c) ----------------------------------------------------------- */
+
+/* Small RGB charts drawn with a built-in 5x7 bitmap font (ASCII; lowercase is drawn as
+ * uppercase), for the CLI's PNG outputs. Axes with ticks and numeric labels, a title, axis
+ * labels, up to 8 series in distinct colours and a legend. */
+typedef struct trdi_chart_series {
+    const char *label;  /* legend text (NULL: no legend entry) */
+    const double *x;    /* (n) line charts: x values; bar charts: unused (NULL) */
+    const double *y;    /* (n) values; NaN / infinite values are skipped (a gap) */
+    int64_t n;
+} trdi_chart_series;
+
+typedef struct trdi_chart_params {
+    int64_t width, height;  /* pixels: 800 x 500; at least 200 x 150 */
+    const char *title;      /* NULL: none */
+    const char *x_label;    /* NULL: none */
+    const char *y_label;    /* NULL: none */
+    bool log_y;             /* log10 y axis (values <= 0 skipped), ticks at powers of ten */
+} trdi_chart_params;
+
+trdi_chart_params trdi_chart_default_params(void);
+
+/* A line chart (each series' points joined in order, with dot markers) into *out (3 channels,
+ * allocated; trdi_image_clear). Errors: INVALID_ARG for a bad size, no series or more than 8, a
+ * series without x or y, or no finite point to draw. */
+trdi_status trdi_chart_line(const trdi_chart_params *p, const trdi_chart_series *series,
+                            int64_t n_series, trdi_image *out);
+/* A grouped bar chart: n_categories groups (labels under the axis), one bar per series in each
+ * group (series[i].y holds n_categories values, .n must equal it). The y axis starts at 0 unless
+ * values are negative (or log_y). Same errors. */
+trdi_status trdi_chart_bar(const trdi_chart_params *p, const char *const *categories,
+                           int64_t n_categories, const trdi_chart_series *series,
+                           int64_t n_series, trdi_image *out);
 
 #ifdef __cplusplus
 }

@@ -38,9 +38,8 @@ struct trdi_diffusers {
     int64_t n;
 };
 
-static const char *const known_components[] = {"scheduler", "text_encoder", "text_encoder_2",
-                                               "tokenizer", "tokenizer_2",  "unet",
-                                               "vae",       NULL};
+static const char *const known_components[] = {
+    "scheduler", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "unet", "vae", NULL};
 
 static const char *const variant_names[] = {"auto", "fp32", "fp16", "bf16"};
 
@@ -129,7 +128,8 @@ static void component_clear(comp_t *c) {
 
 void trdi_diffusers_free(trdi_diffusers *m) {
     if (!m) return;
-    for (int64_t i = 0; i < m->n; i++) component_clear(&m->c[i]);
+    for (int64_t i = 0; i < m->n; i++)
+        component_clear(&m->c[i]);
     free(m->c);
     trdi_json_free(m->index);
     free(m->index_path);
@@ -232,8 +232,9 @@ static trdi_status open_component(trdi_diffusers *m, comp_t *c) {
     if (!(c->dir = join(m->dir, c->name))) return trdi_fail(TRDI_ERR_NOMEM, "out of memory");
     if (!is_dir(c->dir)) {
         if (!known) return TRDI_OK; /* e.g. a safety checker we never use */
-        return trdi_fail(TRDI_ERR_IO, "%s: component '%s' (%s) listed in model_index.json has no "
-                                      "folder",
+        return trdi_fail(TRDI_ERR_IO,
+                         "%s: component '%s' (%s) listed in model_index.json has no "
+                         "folder",
                          c->dir, c->name, c->class_name);
     }
     char *cfg = join(c->dir, config_file_for(c));
@@ -247,8 +248,8 @@ static trdi_status open_component(trdi_diffusers *m, comp_t *c) {
     } else {
         bool optional = !known || strstr(c->class_name, "Tokenizer") != NULL;
         if (!optional) {
-            trdi_status st = trdi_fail(TRDI_ERR_IO, "%s: missing (config of component '%s')", cfg,
-                                       c->name);
+            trdi_status st =
+                trdi_fail(TRDI_ERR_IO, "%s: missing (config of component '%s')", cfg, c->name);
             free(cfg);
             return st;
         }
@@ -289,9 +290,11 @@ trdi_status trdi_diffusers_open(const char *dir, trdi_weights_variant variant,
         st = trdi_fail(TRDI_ERR_FORMAT, "%s: expected a JSON object", m->index_path);
         goto fail;
     }
-    if ((st = trdi_json_string(m->index, NULL, "_class_name", &m->class_name)) != TRDI_OK) goto fail;
+    if ((st = trdi_json_string(m->index, NULL, "_class_name", &m->class_name)) != TRDI_OK)
+        goto fail;
     int64_t n = 0;
-    for (const cJSON *it = root->child; it; it = it->next) n++;
+    for (const cJSON *it = root->child; it; it = it->next)
+        n++;
     m->c = trdi_calloc((size_t)n, sizeof *m->c);
     if (!m->c) {
         st = trdi_fail(TRDI_ERR_NOMEM, "out of memory");
@@ -312,13 +315,15 @@ trdi_status trdi_diffusers_open(const char *dir, trdi_weights_variant variant,
         }
         if (cJSON_IsNull(lib) || cJSON_IsNull(cls)) continue;
         if (!safe_name(key)) {
-            st = trdi_fail(TRDI_ERR_FORMAT, "%s: component name '%.100s' is not a plain folder name",
-                           m->index_path, key);
+            st =
+                trdi_fail(TRDI_ERR_FORMAT, "%s: component name '%.100s' is not a plain folder name",
+                          m->index_path, key);
             goto fail;
         }
         for (int64_t i = 0; i < m->n; i++) {
             if (strcmp(m->c[i].name, key) == 0) {
-                st = trdi_fail(TRDI_ERR_FORMAT, "%s: component '%s' listed twice", m->index_path, key);
+                st = trdi_fail(TRDI_ERR_FORMAT, "%s: component '%s' listed twice", m->index_path,
+                               key);
                 goto fail;
             }
         }
@@ -395,8 +400,7 @@ trdi_status trdi_diffusers_component_dir(const trdi_diffusers *m, const char *co
     const comp_t *c;
     trdi_status st = need(m, component, &c);
     if (st != TRDI_OK) return st;
-    if (!is_dir(c->dir))
-        return trdi_fail(TRDI_ERR_IO, "%s: component folder missing", c->dir);
+    if (!is_dir(c->dir)) return trdi_fail(TRDI_ERR_IO, "%s: component folder missing", c->dir);
     if (out) *out = c->dir;
     return TRDI_OK;
 }

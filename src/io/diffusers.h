@@ -1,5 +1,6 @@
 /* diffusers.h -- internal access to a diffusers model folder's parsed configs, for the model
- * loaders (CLIP, UNet, VAE, scheduler). The public API is in include/trdi.h ("io: ... diffusers"). */
+ * loaders (CLIP, UNet, VAE, scheduler). The public API is in include/trdi.h ("io: ... diffusers").
+ */
 #ifndef TRDI_IO_DIFFUSERS_H
 #define TRDI_IO_DIFFUSERS_H
 

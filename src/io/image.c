@@ -11,6 +11,7 @@
 #include <png.h>
 #include <setjmp.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -119,25 +120,35 @@ static trdi_status read_png(const uint8_t *bytes, size_t size, const char *name,
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     int color = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
-    /* Normalise to 8-bit gray or RGB: expand palettes and low bit depths, keep the high byte of
-     * 16-bit samples, drop alpha (tRNS is ignored, as PIL's convert("RGB") ignores it). */
+    /* Normalise to 8-bit gray or RGB as PIL's open + convert("RGB"/"L") does: expand palettes and
+     * low bit depths, keep the high byte of 16-bit colour and gray+alpha samples (PIL's ";16B"
+     * raw modes), but clip 16-bit gray to 255 (PIL opens it as 32-bit mode "I" and clips on
+     * conversion); drop alpha (tRNS is ignored, as convert("RGB") ignores it). */
+    bool gray16 = color == PNG_COLOR_TYPE_GRAY && depth == 16;
     if (color == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
-    if (depth == 16) png_set_strip_16(png);
+    if (depth == 16 && !gray16) png_set_strip_16(png);
     if (color & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
     int ch = png_get_channels(png, info);
-    if ((ch != 1 && ch != 3) || png_get_bit_depth(png, info) != 8)
+    size_t bps = gray16 ? 2 : 1; /* bytes per sample as read */
+    if ((ch != 1 && ch != 3) || png_get_bit_depth(png, info) != (gray16 ? 16 : 8))
         png_error(png, "unexpected channel layout after conversion");
     size_t rowbytes = png_get_rowbytes(png, info);
-    if (rowbytes != (size_t)w * (size_t)ch) png_error(png, "unexpected row size");
-    pixels = trdi_mallocn((size_t)w * (size_t)h, (size_t)ch);
+    if (rowbytes != (size_t)w * (size_t)ch * bps) png_error(png, "unexpected row size");
+    pixels = trdi_mallocn((size_t)w * (size_t)h, (size_t)ch * bps);
     rows = trdi_mallocn(h, sizeof *rows);
     if (!pixels || !rows) png_error(png, "out of memory");
-    for (png_uint_32 y = 0; y < h; y++) rows[y] = pixels + (size_t)y * rowbytes;
+    for (png_uint_32 y = 0; y < h; y++)
+        rows[y] = pixels + (size_t)y * rowbytes;
     png_read_image(png, rows);
     png_read_end(png, NULL);
+    if (gray16) /* big-endian 16-bit -> clipped 8-bit, in place (i <= 2i) */
+        for (size_t i = 0; i < (size_t)w * (size_t)h; i++) {
+            unsigned v = ((unsigned)pixels[2 * i] << 8) | pixels[2 * i + 1];
+            pixels[i] = (uint8_t)(v > 255 ? 255 : v);
+        }
     png_destroy_read_struct(&png, &info, NULL);
     free(rows);
     out->width = w;
@@ -174,8 +185,7 @@ static void jpeg_output_fn(j_common_ptr cinfo) {
     (void)cinfo; /* the library never prints */
 }
 
-static trdi_status read_jpeg(const uint8_t *bytes, size_t size, const char *name,
-                             trdi_image *out) {
+static trdi_status read_jpeg(const uint8_t *bytes, size_t size, const char *name, trdi_image *out) {
     struct jpeg_decompress_struct cinfo;
     jpeg_err err;
     uint8_t *volatile pixels = NULL;
@@ -199,8 +209,9 @@ static trdi_status read_jpeg(const uint8_t *bytes, size_t size, const char *name
     }
     if (cinfo.image_width > MAX_SIDE || cinfo.image_height > MAX_SIDE) {
         jpeg_destroy_decompress(&cinfo);
-        return trdi_fail(TRDI_ERR_UNSUPPORTED, "%s: JPEG of %ux%u pixels is too large (max %d a side)",
-                         name, (unsigned)cinfo.image_width, (unsigned)cinfo.image_height, MAX_SIDE);
+        return trdi_fail(TRDI_ERR_UNSUPPORTED,
+                         "%s: JPEG of %ux%u pixels is too large (max %d a side)", name,
+                         (unsigned)cinfo.image_width, (unsigned)cinfo.image_height, MAX_SIDE);
     }
     cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&cinfo);
@@ -252,7 +263,8 @@ trdi_status trdi_image_read_memory(const void *bytes, size_t size, const char *n
 
 trdi_status trdi_image_read(const char *path, trdi_image *out) {
     if (out) memset(out, 0, sizeof *out);
-    if (!path || !out) return trdi_fail(TRDI_ERR_INVALID_ARG, "trdi_image_read: path or out is NULL");
+    if (!path || !out)
+        return trdi_fail(TRDI_ERR_INVALID_ARG, "trdi_image_read: path or out is NULL");
     FILE *f = fopen(path, "rb");
     if (!f) return trdi_fail(TRDI_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
@@ -297,7 +309,8 @@ static const char *path_ext(const char *path) {
 
 static trdi_status write_png(FILE *f, const char *path, const trdi_image *img) {
     png_mem_reader errbuf = {NULL, 0, 0, {0}};
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &errbuf, png_err_fn, png_warn_fn);
+    png_structp png =
+        png_create_write_struct(PNG_LIBPNG_VER_STRING, &errbuf, png_err_fn, png_warn_fn);
     if (!png) return trdi_fail(TRDI_ERR_NOMEM, "%s: cannot create a PNG writer", path);
     png_infop info = png_create_info_struct(png);
     png_bytep *volatile rows = NULL;
@@ -347,7 +360,8 @@ static trdi_status write_jpeg(FILE *f, const char *path, const trdi_image *img, 
     jpeg_set_quality(&cinfo, quality, TRUE);
     jpeg_start_compress(&cinfo, TRUE);
     while (cinfo.next_scanline < cinfo.image_height) {
-        JSAMPROW row = img->data + (size_t)cinfo.next_scanline * (size_t)(img->width * img->channels);
+        JSAMPROW row =
+            img->data + (size_t)cinfo.next_scanline * (size_t)(img->width * img->channels);
         jpeg_write_scanlines(&cinfo, &row, 1);
     }
     jpeg_finish_compress(&cinfo);
@@ -377,7 +391,8 @@ trdi_status trdi_image_write(const char *path, const trdi_image *img, int jpeg_q
     snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(tmp);
     if (fd < 0) {
-        st = trdi_fail(TRDI_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
+        st =
+            trdi_fail(TRDI_ERR_IO, "%s: cannot create a temporary file: %s", path, strerror(errno));
         free(tmp);
         return st;
     }
@@ -397,7 +412,8 @@ trdi_status trdi_image_write(const char *path, const trdi_image *img, int jpeg_q
     if (fflush(f) != 0 || ferror(f)) {
         if (!st) st = trdi_fail(TRDI_ERR_IO, "%s: write error: %s", path, strerror(errno));
     }
-    if (fclose(f) != 0 && !st) st = trdi_fail(TRDI_ERR_IO, "%s: write error: %s", path, strerror(errno));
+    if (fclose(f) != 0 && !st)
+        st = trdi_fail(TRDI_ERR_IO, "%s: write error: %s", path, strerror(errno));
     if (!st && rename(tmp, path) != 0)
         st = trdi_fail(TRDI_ERR_IO, "%s: cannot rename the temporary file into place: %s", path,
                        strerror(errno));
@@ -415,7 +431,8 @@ trdi_status trdi_image_convert(const trdi_image *in, int64_t channels, trdi_imag
     trdi_status st = trdi_image_check(in, "trdi_image_convert");
     if (st) return st;
     if (channels != 1 && channels != 3)
-        return trdi_fail(TRDI_ERR_INVALID_ARG, "trdi_image_convert: channels must be 1 or 3, got %lld",
+        return trdi_fail(TRDI_ERR_INVALID_ARG,
+                         "trdi_image_convert: channels must be 1 or 3, got %lld",
                          (long long)channels);
     if (channels == in->channels) return trdi_image_copy(in, out);
     st = trdi_image_alloc(in->width, in->height, channels, out);

@@ -123,7 +123,8 @@ static void pass_v(const uint8_t *in, int64_t w, int64_t ch, const coeffs *c, in
     }
 }
 
-trdi_status trdi_image_resize(const trdi_image *in, int64_t width, int64_t height, trdi_image *out) {
+trdi_status trdi_image_resize(const trdi_image *in, int64_t width, int64_t height,
+                              trdi_image *out) {
     if (out) memset(out, 0, sizeof *out);
     if (!out) return trdi_fail(TRDI_ERR_INVALID_ARG, "trdi_image_resize: out is NULL");
     trdi_status st = trdi_image_check(in, "trdi_image_resize");

@@ -44,7 +44,8 @@ trdi_status trdi_json_parse(const char *text, size_t len, const char *label, trd
         size_t at = end && end >= copy && end <= copy + len ? (size_t)(end - copy) : 0;
         /* line number of the error, for people editing configs by hand */
         size_t line = 1;
-        for (size_t i = 0; i < at; i++) line += copy[i] == '\n';
+        for (size_t i = 0; i < at; i++)
+            line += copy[i] == '\n';
         free(copy);
         trdi_json_free(j);
         return trdi_fail(TRDI_ERR_FORMAT, "%s: not valid JSON (error at byte %zu, line %zu)", label,
@@ -363,7 +364,8 @@ trdi_status trdi_json_int_or_array(const trdi_json *j, const cJSON *obj, const c
     if (cJSON_IsNumber(v)) {
         int64_t x;
         if ((st = int_value(j, obj, key, v, lo, hi, &x)) != TRDI_OK) return st;
-        for (int i = 0; i < n; i++) out[i] = x;
+        for (int i = 0; i < n; i++)
+            out[i] = x;
         return TRDI_OK;
     }
     if (!cJSON_IsArray(v)) return wrong_type(j, obj, key, "an integer or an array of integers", v);

@@ -43,6 +43,8 @@ static const struct {
     [TRDI_ST_I64] = {"I64", 8},         [TRDI_ST_I32] = {"I32", 4},
     [TRDI_ST_I16] = {"I16", 2},         [TRDI_ST_I8] = {"I8", 1},
     [TRDI_ST_U8] = {"U8", 1},           [TRDI_ST_BOOL] = {"BOOL", 1},
+    [TRDI_ST_U16] = {"U16", 2},         [TRDI_ST_U32] = {"U32", 4},
+    [TRDI_ST_U64] = {"U64", 8},
 };
 enum { N_DTYPES = (int)(sizeof dtype_table / sizeof dtype_table[0]) };
 
@@ -62,7 +64,7 @@ trdi_status trdi_st_dtype_from_name(const char *name, trdi_st_dtype *out) {
     }
     return trdi_fail(TRDI_ERR_INVALID_ARG,
                      "unknown dtype '%.64s' (known: F64 F32 F16 BF16 F8_E4M3 F8_E5M2 I64 I32 I16 "
-                     "I8 U8 BOOL)",
+                     "I8 U64 U32 U16 U8 BOOL)",
                      name);
 }
 
@@ -112,8 +114,8 @@ static void shape_str(int ndim, const int64_t *shape, char *buf, size_t size) {
     buf[0] = 0;
     used += (size_t)snprintf(buf, size, "[");
     for (int i = 0; i < ndim && used < size; i++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%lld", i ? ", " : "",
-                                 (long long)shape[i]);
+        used +=
+            (size_t)snprintf(buf + used, size - used, "%s%lld", i ? ", " : "", (long long)shape[i]);
     if (used < size) snprintf(buf + used, size - used, "]");
 }
 
@@ -128,12 +130,14 @@ static bool json_uint(const cJSON *item, int64_t *out) {
 
 static void free_contents(trdi_safetensors *f) {
     if (f->tensors) {
-        for (int64_t i = 0; i < f->n; i++) free((char *)f->tensors[i].name);
+        for (int64_t i = 0; i < f->n; i++)
+            free((char *)f->tensors[i].name);
     }
     free(f->tensors);
     free(f->by_name);
     if (f->meta) {
-        for (int64_t i = 0; i < 2 * f->n_meta; i++) free(f->meta[i]);
+        for (int64_t i = 0; i < 2 * f->n_meta; i++)
+            free(f->meta[i]);
     }
     free(f->meta);
     f->tensors = NULL;
@@ -155,10 +159,17 @@ static void sort_by_name(const trdi_st_tensor *t, int64_t *idx, int64_t *tmp, in
     sort_by_name(t, idx, tmp, h);
     sort_by_name(t, idx + h, tmp, n - h);
     int64_t i = 0, j = h, k = 0;
-    while (i < h && j < n) tmp[k++] = strcmp(t[idx[i]].name, t[idx[j]].name) <= 0 ? idx[i++] : idx[j++];
-    while (i < h) tmp[k++] = idx[i++];
-    while (j < n) tmp[k++] = idx[j++];
+    while (i < h && j < n)
+        tmp[k++] = strcmp(t[idx[i]].name, t[idx[j]].name) <= 0 ? idx[i++] : idx[j++];
+    while (i < h)
+        tmp[k++] = idx[i++];
+    while (j < n)
+        tmp[k++] = idx[j++];
     memcpy(idx, tmp, (size_t)n * sizeof *idx);
+}
+
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static trdi_status parse_metadata(trdi_safetensors *f, const cJSON *meta) {
@@ -166,7 +177,8 @@ static trdi_status parse_metadata(trdi_safetensors *f, const cJSON *meta) {
     if (!cJSON_IsObject(meta))
         return trdi_fail(TRDI_ERR_FORMAT, "%s: __metadata__ is not a JSON object", f->path);
     int64_t n = 0;
-    for (const cJSON *it = meta->child; it; it = it->next) n++;
+    for (const cJSON *it = meta->child; it; it = it->next)
+        n++;
     f->meta = trdi_calloc((size_t)(2 * n), sizeof *f->meta);
     if (!f->meta) return trdi_fail(TRDI_ERR_NOMEM, "%s: out of memory for __metadata__", f->path);
     for (const cJSON *it = meta->child; it; it = it->next) {
@@ -178,9 +190,23 @@ static trdi_status parse_metadata(trdi_safetensors *f, const cJSON *meta) {
         f->meta[2 * f->n_meta] = k;
         f->meta[2 * f->n_meta + 1] = v;
         f->n_meta++;
-        if (!k || !v) return trdi_fail(TRDI_ERR_NOMEM, "%s: out of memory for __metadata__", f->path);
+        if (!k || !v)
+            return trdi_fail(TRDI_ERR_NOMEM, "%s: out of memory for __metadata__", f->path);
     }
-    return TRDI_OK;
+    /* repeated keys (cJSON keeps them all) would make lookups ambiguous */
+    char **keys = trdi_calloc((size_t)f->n_meta, sizeof *keys);
+    if (!keys) return trdi_fail(TRDI_ERR_NOMEM, "%s: out of memory for __metadata__", f->path);
+    for (int64_t i = 0; i < f->n_meta; i++)
+        keys[i] = f->meta[2 * i];
+    qsort(keys, (size_t)f->n_meta, sizeof *keys, cmp_str);
+    trdi_status st = TRDI_OK;
+    for (int64_t i = 1; i < f->n_meta && st == TRDI_OK; i++) {
+        if (strcmp(keys[i - 1], keys[i]) == 0)
+            st = trdi_fail(TRDI_ERR_FORMAT, "%s: __metadata__ key '%.200s' appears twice", f->path,
+                           keys[i]);
+    }
+    free(keys);
+    return st;
 }
 
 /* One header entry -> t (name already set). data_size = bytes after the header. */
@@ -204,7 +230,9 @@ static trdi_status parse_entry(const trdi_safetensors *f, const cJSON *e, size_t
     }
     if (!jd || !js || !jo)
         return trdi_fail(TRDI_ERR_FORMAT, "%s: tensor '%.200s': missing '%s'", P, N,
-                         !jd ? "dtype" : !js ? "shape" : "data_offsets");
+                         !jd   ? "dtype"
+                         : !js ? "shape"
+                               : "data_offsets");
     /* dtype */
     if (!cJSON_IsString(jd) || !jd->valuestring)
         return trdi_fail(TRDI_ERR_FORMAT, "%s: tensor '%.200s': dtype is not a string", P, N);
@@ -231,8 +259,8 @@ static trdi_status parse_entry(const trdi_safetensors *f, const cJSON *e, size_t
                              "%s: tensor '%.200s': shape entry %d is not a non-negative integer", P,
                              N, nd);
         if (nd == TRDI_ST_MAX_DIMS)
-            return trdi_fail(TRDI_ERR_UNSUPPORTED,
-                             "%s: tensor '%.200s': more than %d dimensions", P, N, TRDI_ST_MAX_DIMS);
+            return trdi_fail(TRDI_ERR_UNSUPPORTED, "%s: tensor '%.200s': more than %d dimensions",
+                             P, N, TRDI_ST_MAX_DIMS);
         t->shape[nd++] = d;
         has_zero |= d == 0;
     }
@@ -243,10 +271,11 @@ static trdi_status parse_entry(const trdi_safetensors *f, const cJSON *e, size_t
         if (numel > limit / t->shape[i]) {
             char sh[200];
             shape_str(nd, t->shape, sh, sizeof sh);
-            return trdi_fail(TRDI_ERR_FORMAT,
-                             "%s: tensor '%.200s': shape %s x %s (%zu bytes) is larger than the "
-                             "data area (%zu bytes): truncated or corrupt file",
-                             P, N, sh, dtype_table[t->dtype].name, esize, data_size);
+            return trdi_fail(
+                TRDI_ERR_FORMAT,
+                "%s: tensor '%.200s': shape %s of %s (%zu-byte elements) is larger than the "
+                "data area (%zu bytes): truncated or corrupt file",
+                P, N, sh, dtype_table[t->dtype].name, esize, data_size);
         }
         numel *= t->shape[i];
     }
@@ -292,10 +321,11 @@ static trdi_status parse(trdi_safetensors *f) {
                          "%s: truncated: %zu bytes, shorter than the 8-byte header length", P,
                          f->size);
     uint64_t hlen = 0;
-    for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | f->base[i];
+    for (int i = 7; i >= 0; i--)
+        hlen = (hlen << 8) | f->base[i];
     if (hlen > TRDI_ST_MAX_HEADER)
-        return trdi_fail(TRDI_ERR_FORMAT, "%s: header length %llu exceeds the limit of %d bytes",
-                         P, (unsigned long long)hlen, TRDI_ST_MAX_HEADER);
+        return trdi_fail(TRDI_ERR_FORMAT, "%s: header length %llu exceeds the limit of %d bytes", P,
+                         (unsigned long long)hlen, TRDI_ST_MAX_HEADER);
     if (hlen > f->size - 8)
         return trdi_fail(TRDI_ERR_FORMAT,
                          "%s: header length %llu exceeds the file (%zu bytes after the length "
@@ -318,7 +348,8 @@ static trdi_status parse(trdi_safetensors *f) {
     trdi_status st = TRDI_OK;
     if (!root) {
         size_t at = end && end >= text ? (size_t)(end - text) : 0;
-        st = trdi_fail(TRDI_ERR_FORMAT, "%s: header is not valid JSON (error near byte %zu)", P, at);
+        st =
+            trdi_fail(TRDI_ERR_FORMAT, "%s: header is not valid JSON (error near byte %zu)", P, at);
         goto out;
     }
     for (const char *c = end; c && *c; c++) {
@@ -352,7 +383,8 @@ static trdi_status parse(trdi_safetensors *f) {
     int64_t *tmp = trdi_calloc((size_t)n, sizeof *tmp);
     if (!f->tensors || !f->by_name || !tmp) {
         free(tmp);
-        st = trdi_fail(TRDI_ERR_NOMEM, "%s: out of memory for %lld tensor entries", P, (long long)n);
+        st =
+            trdi_fail(TRDI_ERR_NOMEM, "%s: out of memory for %lld tensor entries", P, (long long)n);
         goto out;
     }
     for (const cJSON *it = root->child; it; it = it->next) {
@@ -368,7 +400,8 @@ static trdi_status parse(trdi_safetensors *f) {
     }
     if (st == TRDI_OK) {
         /* duplicate names (cJSON keeps repeated keys as separate members) */
-        for (int64_t i = 0; i < f->n; i++) f->by_name[i] = i;
+        for (int64_t i = 0; i < f->n; i++)
+            f->by_name[i] = i;
         sort_by_name(f->tensors, f->by_name, tmp, f->n);
         for (int64_t i = 1; i < f->n; i++) {
             const char *a = f->tensors[f->by_name[i - 1]].name, *b = f->tensors[f->by_name[i]].name;
@@ -402,7 +435,8 @@ static trdi_status parse(trdi_safetensors *f) {
             }
         }
         /* the name index refers to positions, which the sort changed: rebuild it */
-        for (int64_t i = 0; i < f->n; i++) f->by_name[i] = i;
+        for (int64_t i = 0; i < f->n; i++)
+            f->by_name[i] = i;
         sort_by_name(f->tensors, f->by_name, tmp, f->n);
     }
     free(tmp);
@@ -500,7 +534,8 @@ trdi_status trdi_safetensors_open_memory(const void *data, size_t size, const ch
     unsigned char *copy = malloc(size ? size : 1);
     if (!copy) {
         trdi_safetensors_close(f);
-        return trdi_fail(TRDI_ERR_NOMEM, "%s: out of memory for %zu bytes", label ? label : "<memory>", size);
+        return trdi_fail(TRDI_ERR_NOMEM, "%s: out of memory for %zu bytes",
+                         label ? label : "<memory>", size);
     }
     if (size) memcpy(copy, data, size);
     f->base = copy;
@@ -544,7 +579,8 @@ const trdi_st_tensor *trdi_safetensors_lookup(const trdi_safetensors *f, const c
 trdi_status trdi_safetensors_find(const trdi_safetensors *f, const char *name,
                                   const trdi_st_tensor **out) {
     if (out) *out = NULL;
-    if (!f || !name || !out) return trdi_fail(TRDI_ERR_INVALID_ARG, "safetensors_find: NULL argument");
+    if (!f || !name || !out)
+        return trdi_fail(TRDI_ERR_INVALID_ARG, "safetensors_find: NULL argument");
     const trdi_st_tensor *t = trdi_safetensors_lookup(f, name);
     if (!t) return trdi_fail(TRDI_ERR_FORMAT, "%s: no tensor named '%.200s'", f->path, name);
     *out = t;
@@ -589,10 +625,11 @@ trdi_status trdi_safetensors_read_f32_shape(const trdi_safetensors *f, const cha
     trdi_status st = trdi_safetensors_find(f, name, &t);
     if (st != TRDI_OK) return st;
     if (ndim < 0 || ndim > TRDI_ST_MAX_DIMS || (ndim && !shape))
-        return trdi_fail(TRDI_ERR_INVALID_ARG, "safetensors_read_f32_shape: bad ndim %d for '%.200s'",
-                         ndim, name);
+        return trdi_fail(TRDI_ERR_INVALID_ARG,
+                         "safetensors_read_f32_shape: bad ndim %d for '%.200s'", ndim, name);
     bool same = ndim == t->ndim;
-    for (int i = 0; same && i < ndim; i++) same = shape[i] == t->shape[i];
+    for (int i = 0; same && i < ndim; i++)
+        same = shape[i] == t->shape[i];
     if (!same) {
         char a[200], b[200];
         shape_str(t->ndim, t->shape, a, sizeof a);
@@ -649,7 +686,8 @@ static void sb_printf(strbuf *b, const char *fmt, ...) {
             return;
         }
         size_t cap = b->cap ? b->cap * 2 : 256;
-        while (cap - b->len <= (size_t)k) cap *= 2;
+        while (cap - b->len <= (size_t)k)
+            cap *= 2;
         char *s = realloc(b->s, cap);
         if (!s) {
             b->oom = true;
@@ -689,7 +727,8 @@ trdi_status trdi_safetensors_check(const trdi_safetensors *f, const trdi_st_spec
         } else {
             seen[t - f->tensors] = true;
             bool same = t->ndim == e->ndim;
-            for (int k = 0; same && k < nd; k++) same = t->shape[k] == e->shape[k];
+            for (int k = 0; same && k < nd; k++)
+                same = t->shape[k] == e->shape[k];
             if (!same) {
                 mismatched++;
                 shape_str(t->ndim, t->shape, got, sizeof got);
@@ -719,8 +758,9 @@ trdi_status trdi_safetensors_check(const trdi_safetensors *f, const trdi_st_spec
     free(seen);
     trdi_status st = TRDI_OK;
     if (missing || mismatched || unexpected) {
-        st = trdi_fail(TRDI_ERR_FORMAT, "%s: %lld missing, %lld mismatched, %lld unexpected tensors: %s%s",
-                       f->path, (long long)missing, (long long)mismatched, (long long)unexpected,
+        st = trdi_fail(TRDI_ERR_FORMAT,
+                       "%s: %lld missing, %lld mismatched, %lld unexpected tensors: %s%s", f->path,
+                       (long long)missing, (long long)mismatched, (long long)unexpected,
                        first.s ? first.s : "", shown > SHOW ? "; ..." : "");
         if (report && !all.oom) {
             *report = all.s;

@@ -142,7 +142,7 @@ bool trdi_cpu_has_f16c(void) {
 }
 
 __attribute__((target("avx,f16c"))) static void f16_to_f32_f16c_impl(const unsigned char *src,
-                                                                       size_t n, float *dst) {
+                                                                     size_t n, float *dst) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m128i h = _mm_loadu_si128((const __m128i *)(const void *)(src + 2 * i));
@@ -152,13 +152,14 @@ __attribute__((target("avx,f16c"))) static void f16_to_f32_f16c_impl(const unsig
 }
 
 __attribute__((target("avx,f16c"))) static void f32_to_f16_f16c_impl(const float *src, size_t n,
-                                                                       uint16_t *dst) {
+                                                                     uint16_t *dst) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
         _mm_storeu_si128((__m128i *)(void *)(dst + i), h);
     }
-    for (; i < n; i++) dst[i] = trdi_f32_to_f16(src[i]);
+    for (; i < n; i++)
+        dst[i] = trdi_f32_to_f16(src[i]);
 }
 
 bool trdi_f16_to_f32_f16c(const void *src, size_t n, float *dst) {
@@ -191,7 +192,9 @@ trdi_status trdi_st_convert_to_f32(trdi_st_dtype dtype, const void *src, size_t 
     if (!src || !dst) return trdi_fail(TRDI_ERR_INVALID_ARG, "convert_to_f32: NULL src or dst");
     const unsigned char *p = src;
     switch (dtype) {
-    case TRDI_ST_F32: memcpy(dst, p, n * sizeof(float)); return TRDI_OK;
+    case TRDI_ST_F32:
+        memcpy(dst, p, n * sizeof(float));
+        return TRDI_OK;
     case TRDI_ST_F16:
         if (!trdi_f16_to_f32_f16c(p, n, dst)) trdi_f16_to_f32_ref(p, n, dst);
         return TRDI_OK;
@@ -207,10 +210,12 @@ trdi_status trdi_st_convert_to_f32(trdi_st_dtype dtype, const void *src, size_t 
         }
         return TRDI_OK;
     case TRDI_ST_F8_E4M3:
-        for (size_t i = 0; i < n; i++) dst[i] = trdi_f8e4m3_to_f32(p[i]);
+        for (size_t i = 0; i < n; i++)
+            dst[i] = trdi_f8e4m3_to_f32(p[i]);
         return TRDI_OK;
     case TRDI_ST_F8_E5M2:
-        for (size_t i = 0; i < n; i++) dst[i] = trdi_f8e5m2_to_f32(p[i]);
+        for (size_t i = 0; i < n; i++)
+            dst[i] = trdi_f8e5m2_to_f32(p[i]);
         return TRDI_OK;
     case TRDI_ST_I64:
         for (size_t i = 0; i < n; i++) {
@@ -234,13 +239,34 @@ trdi_status trdi_st_convert_to_f32(trdi_st_dtype dtype, const void *src, size_t 
         }
         return TRDI_OK;
     case TRDI_ST_I8:
-        for (size_t i = 0; i < n; i++) dst[i] = (float)(int8_t)p[i];
+        for (size_t i = 0; i < n; i++)
+            dst[i] = (float)(int8_t)p[i];
         return TRDI_OK;
     case TRDI_ST_U8:
-        for (size_t i = 0; i < n; i++) dst[i] = (float)p[i];
+        for (size_t i = 0; i < n; i++)
+            dst[i] = (float)p[i];
+        return TRDI_OK;
+    case TRDI_ST_U16:
+        for (size_t i = 0; i < n; i++)
+            dst[i] = (float)(uint16_t)(p[2 * i] | (p[2 * i + 1] << 8));
+        return TRDI_OK;
+    case TRDI_ST_U32:
+        for (size_t i = 0; i < n; i++) {
+            uint32_t v;
+            memcpy(&v, p + 4 * i, sizeof v);
+            dst[i] = (float)v;
+        }
+        return TRDI_OK;
+    case TRDI_ST_U64:
+        for (size_t i = 0; i < n; i++) {
+            uint64_t v;
+            memcpy(&v, p + 8 * i, sizeof v);
+            dst[i] = (float)v;
+        }
         return TRDI_OK;
     case TRDI_ST_BOOL:
-        for (size_t i = 0; i < n; i++) dst[i] = p[i] ? 1.0f : 0.0f;
+        for (size_t i = 0; i < n; i++)
+            dst[i] = p[i] ? 1.0f : 0.0f;
         return TRDI_OK;
     }
     return trdi_fail(TRDI_ERR_INVALID_ARG, "convert_to_f32: unknown dtype %d", (int)dtype);

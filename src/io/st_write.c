@@ -63,13 +63,27 @@ static void hb_json_string(hbuf *b, const char *s) {
     hb_put(b, "\"", 1);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '"': hb_put(b, "\\\"", 2); break;
-        case '\\': hb_put(b, "\\\\", 2); break;
-        case '\b': hb_put(b, "\\b", 2); break;
-        case '\f': hb_put(b, "\\f", 2); break;
-        case '\n': hb_put(b, "\\n", 2); break;
-        case '\r': hb_put(b, "\\r", 2); break;
-        case '\t': hb_put(b, "\\t", 2); break;
+        case '"':
+            hb_put(b, "\\\"", 2);
+            break;
+        case '\\':
+            hb_put(b, "\\\\", 2);
+            break;
+        case '\b':
+            hb_put(b, "\\b", 2);
+            break;
+        case '\f':
+            hb_put(b, "\\f", 2);
+            break;
+        case '\n':
+            hb_put(b, "\\n", 2);
+            break;
+        case '\r':
+            hb_put(b, "\\r", 2);
+            break;
+        case '\t':
+            hb_put(b, "\\t", 2);
+            break;
         default:
             if (*p < 0x20) {
                 hb_fmt(b, "\\u%04x", *p);
@@ -120,7 +134,8 @@ static trdi_status check_entries(const char *path, const trdi_st_write_entry *t,
     for (int64_t i = 0; i < n; i++) {
         const trdi_st_write_entry *e = &t[i];
         if (!e->name || !e->name[0])
-            return trdi_fail(TRDI_ERR_INVALID_ARG, "%s: entry %lld has no name", path, (long long)i);
+            return trdi_fail(TRDI_ERR_INVALID_ARG, "%s: entry %lld has no name", path,
+                             (long long)i);
         if (strcmp(e->name, "__metadata__") == 0 || !utf8_ok(e->name))
             return trdi_fail(TRDI_ERR_INVALID_ARG, "%s: entry %lld: invalid tensor name '%.200s'",
                              path, (long long)i, e->name);
@@ -135,8 +150,9 @@ static trdi_status check_entries(const char *path, const trdi_st_write_entry *t,
         bool zero = false;
         for (int k = 0; k < e->ndim; k++) {
             if (e->shape[k] < 0)
-                return trdi_fail(TRDI_ERR_INVALID_ARG, "%s: tensor '%.200s': negative dimension %lld",
-                                 path, e->name, (long long)e->shape[k]);
+                return trdi_fail(TRDI_ERR_INVALID_ARG,
+                                 "%s: tensor '%.200s': negative dimension %lld", path, e->name,
+                                 (long long)e->shape[k]);
             zero |= e->shape[k] == 0;
         }
         for (int k = 0; k < e->ndim && !zero; k++) {
@@ -154,7 +170,8 @@ static trdi_status check_entries(const char *path, const trdi_st_write_entry *t,
     /* duplicate names */
     const char **names = trdi_calloc((size_t)n, sizeof *names);
     if (!names) return trdi_fail(TRDI_ERR_NOMEM, "%s: out of memory", path);
-    for (int64_t i = 0; i < n; i++) names[i] = t[i].name;
+    for (int64_t i = 0; i < n; i++)
+        names[i] = t[i].name;
     qsort(names, (size_t)n, sizeof *names, cmp_str);
     for (int64_t i = 1; i < n; i++) {
         if (strcmp(names[i - 1], names[i]) == 0) {
@@ -180,8 +197,8 @@ static trdi_status check_entries(const char *path, const trdi_st_write_entry *t,
     return TRDI_OK;
 }
 
-static trdi_status build_header(const trdi_st_write_entry *t, int64_t n, const char *const *metadata,
-                                const uint64_t *bytes, hbuf *h) {
+static trdi_status build_header(const trdi_st_write_entry *t, int64_t n,
+                                const char *const *metadata, const uint64_t *bytes, hbuf *h) {
     hb_str(h, "{");
     bool first = true;
     if (metadata && metadata[0]) {
@@ -203,17 +220,19 @@ static trdi_status build_header(const trdi_st_write_entry *t, int64_t n, const c
         hb_str(h, ":{\"dtype\":");
         hb_json_string(h, trdi_st_dtype_name(t[i].dtype));
         hb_str(h, ",\"shape\":[");
-        for (int k = 0; k < t[i].ndim; k++) hb_fmt(h, "%s%lld", k ? "," : "", (long long)t[i].shape[k]);
+        for (int k = 0; k < t[i].ndim; k++)
+            hb_fmt(h, "%s%lld", k ? "," : "", (long long)t[i].shape[k]);
         hb_fmt(h, "],\"data_offsets\":[%llu,", (unsigned long long)off);
         off += bytes[i];
         hb_fmt(h, "%llu]}", (unsigned long long)off);
     }
     hb_str(h, "}");
-    while (!h->oom && h->len % 8) hb_str(h, " ");
+    while (!h->oom && h->len % 8)
+        hb_str(h, " ");
     if (h->oom) return trdi_fail(TRDI_ERR_NOMEM, "out of memory for the safetensors header");
     if (h->len > TRDI_ST_MAX_HEADER)
-        return trdi_fail(TRDI_ERR_INVALID_ARG, "header of %zu bytes exceeds the limit of %d", h->len,
-                         TRDI_ST_MAX_HEADER);
+        return trdi_fail(TRDI_ERR_INVALID_ARG, "header of %zu bytes exceeds the limit of %d",
+                         h->len, TRDI_ST_MAX_HEADER);
     return TRDI_OK;
 }
 
@@ -260,9 +279,11 @@ trdi_status trdi_safetensors_write(const char *path, const trdi_st_write_entry *
         goto done;
     }
     unsigned char len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        len8[i] = (unsigned char)((uint64_t)h.len >> (8 * i));
     bool ok = write_all(fp, len8, 8) && write_all(fp, h.s, h.len);
-    for (int64_t i = 0; ok && i < n; i++) ok = write_all(fp, tensors[i].data, (size_t)bytes[i]);
+    for (int64_t i = 0; ok && i < n; i++)
+        ok = write_all(fp, tensors[i].data, (size_t)bytes[i]);
     if (ok) ok = fflush(fp) == 0 && fsync(fileno(fp)) == 0;
     int e = errno;
     if (fclose(fp) != 0 && ok) {

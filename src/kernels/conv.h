@@ -39,7 +39,8 @@ trdi_status trdi_conv2d_check(const trdi_conv2d_shape *s);
 size_t trdi_conv2d_scratch_floats(const trdi_conv2d_shape *s, int64_t rows);
 
 /* y = conv2d(x, w) + bias. Uses as many output rows per GEMM as `scratch_floats` allows.
- * TRDI_ERR_INVALID_ARG for a bad shape or scratch smaller than one row needs. y must not alias x. */
+ * TRDI_ERR_INVALID_ARG for a bad shape or scratch smaller than one row needs. y must not alias x.
+ */
 trdi_status trdi_conv2d(const trdi_conv2d_shape *s, const float *x, const float *w,
                         const float *bias, float *y, float *scratch, size_t scratch_floats);
 /* Direct 7-loop convolution with double accumulation: the oracle. Same contract, no scratch. */
@@ -70,9 +71,9 @@ trdi_status trdi_maxpool2d_ref(const float *x, int64_t planes, int64_t h, int64_
  * Statistics in double. y may equal x. TRDI_ERR_INVALID_ARG for bad sizes. */
 trdi_status trdi_group_norm(const float *x, int64_t n, int64_t c, int64_t hw, int64_t groups,
                             float eps, const float *gamma, const float *beta, bool silu, float *y);
-trdi_status trdi_group_norm_ref(const float *x, int64_t n, int64_t c, int64_t hw,
-                                int64_t groups, float eps, const float *gamma, const float *beta,
-                                bool silu, float *y);
+trdi_status trdi_group_norm_ref(const float *x, int64_t n, int64_t c, int64_t hw, int64_t groups,
+                                float eps, const float *gamma, const float *beta, bool silu,
+                                float *y);
 
 /* Nearest-neighbour 2x upsampling: x (planes, h, w) -> y (planes, 2h, 2w), y[2i+a][2j+b] = x[i][j]
  * (interpolate(scale_factor=2, mode='nearest')). y must not alias x. */

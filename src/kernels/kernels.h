@@ -55,8 +55,9 @@ void trdi_k_layernorm_ref(int64_t rows, int64_t d, const float *x, const float *
  * [h * head_dim, (h + 1) * head_dim). K, V are (batch, tk, heads * head_dim), O is
  * (batch, tq, heads * head_dim), with their own strides; a stride of 0 means heads * head_dim.
  * Causal: query i attends to keys j <= i only (CLIP's mask; meant for tq == tk).
- * The optimised kernel processes queries in tiles so that at most one (tile, tk) block of scores
- * exists at a time (4096-token self-attention without a 4096 x 4096 matrix). */
+ * The optimised kernel processes queries in tiles (OpenMP over batch x heads x tiles) so that at
+ * most one (tile, tk) block of scores per thread exists (4096-token self-attention without a
+ * 4096 x 4096 matrix). It calls no BLAS (see attention.c). */
 typedef struct trdi_k_attn {
     int64_t batch, heads, head_dim;
     int64_t tq, tk;
@@ -65,13 +66,16 @@ typedef struct trdi_k_attn {
     bool causal;
 } trdi_k_attn;
 
-/* Floats of scratch trdi_k_attention needs for `p`. */
+/* Floats of scratch trdi_k_attention needs for `p` with the current OpenMP thread count
+ * (K^T of every head + one score tile per thread): batch*heads*head_dim*tk + threads*32*tk, about. */
 size_t trdi_k_attention_scratch(const trdi_k_attn *p);
 /* Query rows per tile the optimised kernel uses for `p` (exposed for tests and benchmarks). */
 int64_t trdi_k_attention_tile_rows(const trdi_k_attn *p);
-/* `out` must not overlap q, k, v. Scratch: trdi_k_attention_scratch(p) floats. */
-void trdi_k_attention(const trdi_k_attn *p, const float *q, const float *k, const float *v,
-                      float *out, float *scratch);
+/* `out` must not overlap q, k, v. `scratch` holds scratch_floats floats; with fewer than
+ * trdi_k_attention_scratch(p) it runs on fewer threads, and with too little for one thread it
+ * fails (TRDI_ERR_INTERNAL, a sizing bug) without writing `out`. */
+trdi_status trdi_k_attention(const trdi_k_attn *p, const float *q, const float *k, const float *v,
+                             float *out, float *scratch, size_t scratch_floats);
 /* Reference: one query row at a time; scratch: tk floats. */
 void trdi_k_attention_ref(const trdi_k_attn *p, const float *q, const float *k, const float *v,
                           float *out, float *scratch);

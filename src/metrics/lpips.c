@@ -12,6 +12,7 @@
 #include "core/core.h"
 #include "kernels/conv.h"
 #include "metrics/eval_internal.h"
+#include "metrics/lpips_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -32,35 +33,53 @@ typedef struct lp_op {
     bool tap;           /* the slice ends here: its output is an LPIPS layer */
 } lp_op;
 
-#define CONV(sl, f, ci, co, kk, ss, pp, t) {OP_CONV, sl, f, ci, co, kk, ss, pp, false, 0, 0, 0, t}
-#define POOL(sl, kk, ss, cm) {OP_POOL, sl, -1, 0, 0, kk, ss, 0, cm, 0, 0, 0, false}
-#define FIRE(sl, f, ci, s_, a, b, t) {OP_FIRE, sl, f, ci, (a) + (b), 0, 0, 0, false, s_, a, b, t}
+#define CONV(sl, f, ci, co, kk, ss, pp, t)                                                         \
+    { OP_CONV, sl, f, ci, co, kk, ss, pp, false, 0, 0, 0, t }
+#define POOL(sl, kk, ss, cm)                                                                       \
+    { OP_POOL, sl, -1, 0, 0, kk, ss, 0, cm, 0, 0, 0, false }
+#define FIRE(sl, f, ci, s_, a, b, t)                                                               \
+    { OP_FIRE, sl, f, ci, (a) + (b), 0, 0, 0, false, s_, a, b, t }
 
 /* torchvision alexnet().features; lpips slices 0-1, 2-4, 5-7, 8-9, 10-11 */
 static const lp_op alex_ops[] = {
-    CONV(1, 0, 3, 64, 11, 4, 2, true),   POOL(2, 3, 2, false), CONV(2, 3, 64, 192, 5, 1, 2, true),
-    POOL(3, 3, 2, false),                CONV(3, 6, 192, 384, 3, 1, 1, true),
-    CONV(4, 8, 384, 256, 3, 1, 1, true), CONV(5, 10, 256, 256, 3, 1, 1, true),
+    CONV(1, 0, 3, 64, 11, 4, 2, true),    POOL(2, 3, 2, false),
+    CONV(2, 3, 64, 192, 5, 1, 2, true),   POOL(3, 3, 2, false),
+    CONV(3, 6, 192, 384, 3, 1, 1, true),  CONV(4, 8, 384, 256, 3, 1, 1, true),
+    CONV(5, 10, 256, 256, 3, 1, 1, true),
 };
 /* torchvision squeezenet1_1().features; slices 0-1, 2-4, 5-7, 8-9, 10, 11, 12 */
 static const lp_op squeeze_ops[] = {
-    CONV(1, 0, 3, 64, 3, 2, 0, true),  POOL(2, 3, 2, true),
-    FIRE(2, 3, 64, 16, 64, 64, false), FIRE(2, 4, 128, 16, 64, 64, true),
-    POOL(3, 3, 2, true),               FIRE(3, 6, 128, 32, 128, 128, false),
-    FIRE(3, 7, 256, 32, 128, 128, true), POOL(4, 3, 2, true),
-    FIRE(4, 9, 256, 48, 192, 192, true), FIRE(5, 10, 384, 48, 192, 192, true),
-    FIRE(6, 11, 384, 64, 256, 256, true), FIRE(7, 12, 512, 64, 256, 256, true),
+    CONV(1, 0, 3, 64, 3, 2, 0, true),
+    POOL(2, 3, 2, true),
+    FIRE(2, 3, 64, 16, 64, 64, false),
+    FIRE(2, 4, 128, 16, 64, 64, true),
+    POOL(3, 3, 2, true),
+    FIRE(3, 6, 128, 32, 128, 128, false),
+    FIRE(3, 7, 256, 32, 128, 128, true),
+    POOL(4, 3, 2, true),
+    FIRE(4, 9, 256, 48, 192, 192, true),
+    FIRE(5, 10, 384, 48, 192, 192, true),
+    FIRE(6, 11, 384, 64, 256, 256, true),
+    FIRE(7, 12, 512, 64, 256, 256, true),
 };
 /* torchvision vgg16().features; slices 0-3, 4-8, 9-15, 16-22, 23-29 */
 static const lp_op vgg_ops[] = {
-    CONV(1, 0, 3, 64, 3, 1, 1, false),     CONV(1, 2, 64, 64, 3, 1, 1, true),
-    POOL(2, 2, 2, false),                  CONV(2, 5, 64, 128, 3, 1, 1, false),
-    CONV(2, 7, 128, 128, 3, 1, 1, true),   POOL(3, 2, 2, false),
-    CONV(3, 10, 128, 256, 3, 1, 1, false), CONV(3, 12, 256, 256, 3, 1, 1, false),
-    CONV(3, 14, 256, 256, 3, 1, 1, true),  POOL(4, 2, 2, false),
-    CONV(4, 17, 256, 512, 3, 1, 1, false), CONV(4, 19, 512, 512, 3, 1, 1, false),
-    CONV(4, 21, 512, 512, 3, 1, 1, true),  POOL(5, 2, 2, false),
-    CONV(5, 24, 512, 512, 3, 1, 1, false), CONV(5, 26, 512, 512, 3, 1, 1, false),
+    CONV(1, 0, 3, 64, 3, 1, 1, false),
+    CONV(1, 2, 64, 64, 3, 1, 1, true),
+    POOL(2, 2, 2, false),
+    CONV(2, 5, 64, 128, 3, 1, 1, false),
+    CONV(2, 7, 128, 128, 3, 1, 1, true),
+    POOL(3, 2, 2, false),
+    CONV(3, 10, 128, 256, 3, 1, 1, false),
+    CONV(3, 12, 256, 256, 3, 1, 1, false),
+    CONV(3, 14, 256, 256, 3, 1, 1, true),
+    POOL(4, 2, 2, false),
+    CONV(4, 17, 256, 512, 3, 1, 1, false),
+    CONV(4, 19, 512, 512, 3, 1, 1, false),
+    CONV(4, 21, 512, 512, 3, 1, 1, true),
+    POOL(5, 2, 2, false),
+    CONV(5, 24, 512, 512, 3, 1, 1, false),
+    CONV(5, 26, 512, 512, 3, 1, 1, false),
     CONV(5, 28, 512, 512, 3, 1, 1, true),
 };
 
@@ -109,15 +128,21 @@ int64_t trdi_lpips_min_side(trdi_lpips_net n) {
     return (n >= TRDI_LPIPS_ALEX && n <= TRDI_LPIPS_VGG) ? nets[n].min_side : 0;
 }
 
-trdi_lpips_net trdi_lpips_backbone(const trdi_lpips *m) { return m ? m->net : TRDI_LPIPS_ALEX; }
+trdi_lpips_net trdi_lpips_backbone(const trdi_lpips *m) {
+    return m ? m->net : TRDI_LPIPS_ALEX;
+}
 
-int64_t trdi_lpips_layers(const trdi_lpips *m) { return m ? m->desc->n_layers : 0; }
+int64_t trdi_lpips_layers(const trdi_lpips *m) {
+    return m ? m->desc->n_layers : 0;
+}
 
 void trdi_lpips_free(trdi_lpips *m) {
     if (!m) return;
     for (int i = 0; i < LP_MAX_OPS; i++)
-        for (int j = 0; j < 3; j++) free(m->w[i][j]), free(m->b[i][j]);
-    for (int i = 0; i < LP_MAX_LAYERS; i++) free(m->lin[i]);
+        for (int j = 0; j < 3; j++)
+            free(m->w[i][j]), free(m->b[i][j]);
+    for (int i = 0; i < LP_MAX_LAYERS; i++)
+        free(m->lin[i]);
     free(m);
 }
 
@@ -161,7 +186,8 @@ static trdi_status load_conv(const trdi_safetensors *f, int slice, int feat, con
     char param[64], name[128];
     snprintf(param, sizeof param, "%sweight", prefix);
     if (!find_param(f, slice, feat, param, name, sizeof name))
-        return trdi_fail(TRDI_ERR_FORMAT, "%s: missing LPIPS backbone tensor '%s' [%lld, %lld, %lld, %lld]",
+        return trdi_fail(TRDI_ERR_FORMAT,
+                         "%s: missing LPIPS backbone tensor '%s' [%lld, %lld, %lld, %lld]",
                          trdi_safetensors_path(f), name, (long long)cout, (long long)cin,
                          (long long)k, (long long)k);
     const int64_t wshape[4] = {cout, cin, k, k};
@@ -189,11 +215,11 @@ static trdi_status load_all(const trdi_safetensors *f, trdi_lpips *m) {
             st = load_conv(f, op->slice, op->feat, "squeeze.", op->sq, op->cin, 1, &m->w[i][0],
                            &m->b[i][0]);
             if (st == TRDI_OK)
-                st = load_conv(f, op->slice, op->feat, "expand1x1.", op->e1, op->sq, 1,
-                               &m->w[i][1], &m->b[i][1]);
+                st = load_conv(f, op->slice, op->feat, "expand1x1.", op->e1, op->sq, 1, &m->w[i][1],
+                               &m->b[i][1]);
             if (st == TRDI_OK)
-                st = load_conv(f, op->slice, op->feat, "expand3x3.", op->e3, op->sq, 3,
-                               &m->w[i][2], &m->b[i][2]);
+                st = load_conv(f, op->slice, op->feat, "expand3x3.", op->e3, op->sq, 3, &m->w[i][2],
+                               &m->b[i][2]);
         }
     }
     /* Linear layers: their widths are the tapped channel counts. */
@@ -206,10 +232,11 @@ static trdi_status load_all(const trdi_safetensors *f, trdi_lpips *m) {
         if (!trdi_safetensors_lookup(f, name)) {
             snprintf(name, sizeof name, "lins.%d.model.1.weight", layer);
             if (!trdi_safetensors_lookup(f, name))
-                return trdi_fail(TRDI_ERR_FORMAT,
-                                 "%s: missing LPIPS linear layer 'lin%d.model.1.weight' [1, %lld, 1, 1] "
-                                 "(a backbone without the LPIPS linear weights?)",
-                                 trdi_safetensors_path(f), layer, (long long)c);
+                return trdi_fail(
+                    TRDI_ERR_FORMAT,
+                    "%s: missing LPIPS linear layer 'lin%d.model.1.weight' [1, %lld, 1, 1] "
+                    "(a backbone without the LPIPS linear weights?)",
+                    trdi_safetensors_path(f), layer, (long long)c);
         }
         const int64_t shape[4] = {1, c, 1, 1};
         m->lin[layer] = trdi_mallocn((size_t)c, sizeof(float));
@@ -219,7 +246,8 @@ static trdi_status load_all(const trdi_safetensors *f, trdi_lpips *m) {
         layer++;
     }
     /* ScalingLayer buffers, lpips' constants when the file does not carry them. */
-    static const float shift0[3] = {-0.030f, -0.088f, -0.188f}, scale0[3] = {0.458f, 0.448f, 0.450f};
+    static const float shift0[3] = {-0.030f, -0.088f, -0.188f},
+                       scale0[3] = {0.458f, 0.448f, 0.450f};
     memcpy(m->shift, shift0, sizeof shift0);
     memcpy(m->scale, scale0, sizeof scale0);
     const int64_t s3[4] = {1, 3, 1, 1};
@@ -229,23 +257,26 @@ static trdi_status load_all(const trdi_safetensors *f, trdi_lpips *m) {
         st = trdi_safetensors_read_f32_shape(f, "scaling_layer.scale", 4, s3, m->scale);
     for (int c = 0; c < 3 && st == TRDI_OK; c++)
         if (!isfinite(m->shift[c]) || !isfinite(m->scale[c]) || m->scale[c] == 0.0f)
-            st = trdi_fail(TRDI_ERR_FORMAT, "%s: scaling_layer values must be finite with a nonzero scale",
+            st = trdi_fail(TRDI_ERR_FORMAT,
+                           "%s: scaling_layer values must be finite with a nonzero scale",
                            trdi_safetensors_path(f));
     return st;
 }
 
 trdi_status trdi_lpips_load(const char *path, trdi_lpips **out) {
     if (out) *out = NULL;
-    if (!path || !out) return trdi_fail(TRDI_ERR_INVALID_ARG, "lpips_load: path and out must not be NULL");
+    if (!path || !out)
+        return trdi_fail(TRDI_ERR_INVALID_ARG, "lpips_load: path and out must not be NULL");
     trdi_safetensors *f = NULL;
     trdi_status st = trdi_safetensors_open(path, &f);
     if (st != TRDI_OK) return st;
     trdi_lpips_net net;
     if (!detect_net(f, &net)) {
-        st = trdi_fail(TRDI_ERR_FORMAT,
-                       "%s: no LPIPS backbone recognised (expected AlexNet, SqueezeNet 1.1 or VGG16 "
-                       "tensors such as 'net.slice1.0.weight' or 'features.0.weight')",
-                       path);
+        st =
+            trdi_fail(TRDI_ERR_FORMAT,
+                      "%s: no LPIPS backbone recognised (expected AlexNet, SqueezeNet 1.1 or VGG16 "
+                      "tensors such as 'net.slice1.0.weight' or 'features.0.weight')",
+                      path);
         trdi_safetensors_close(f);
         return st;
     }
@@ -354,7 +385,8 @@ static trdi_status run_backbone(const trdi_lpips *m, const lp_plan *pl, lp_bufs 
         } else {
             /* Fire: q = relu(squeeze(x)); out = relu(cat(expand1x1(q), expand3x3(q))) */
             trdi_conv2d_shape cs = conv_shape(c, h, w, op->sq, 1, 1, 0);
-            st = trdi_conv2d(&cs, cur, m->w[i][0], m->b[i][0], bufs->sq, bufs->scratch, bufs->scratch_n);
+            st = trdi_conv2d(&cs, cur, m->w[i][0], m->b[i][0], bufs->sq, bufs->scratch,
+                             bufs->scratch_n);
             trdi_relu(bufs->sq, bufs->sq, (size_t)(op->sq * h * w));
             cs = conv_shape(op->sq, h, w, op->e1, 1, 1, 0);
             if (st == TRDI_OK)
@@ -406,49 +438,75 @@ static double layer_distance(const float *f0, const float *f1, const float *lin,
     return total / (double)hw;
 }
 
+static void lp_release(lp_bufs *bufs) {
+    free(bufs->a), free(bufs->b), free(bufs->sq), free(bufs->scratch);
+    memset(bufs, 0, sizeof *bufs);
+}
+
+/* Checks the inputs (in1 may be NULL), plans the shapes and allocates the activation buffers. */
+static trdi_status lp_prepare(const trdi_lpips *m, const float *in0, const float *in1,
+                              int64_t height, int64_t width, lp_plan *pl, lp_bufs *bufs) {
+    memset(bufs, 0, sizeof *bufs);
+    const lp_net_desc *d = m->desc;
+    if (height <= 0 || width <= 0 || height > (1 << 15) || width > (1 << 15))
+        return trdi_fail(TRDI_ERR_INVALID_ARG, "lpips_score: bad image size %lld x %lld",
+                         (long long)height, (long long)width);
+    if (!plan_shapes(d, height, width, pl))
+        return trdi_fail(
+            TRDI_ERR_INVALID_ARG,
+            "lpips_score: image %lld x %lld too small for LPIPS %s (needs both sides >= %lld)",
+            (long long)height, (long long)width, d->name, (long long)d->min_side);
+    size_t plane = (size_t)(height * width);
+    for (size_t i = 0; i < 3 * plane; i++)
+        if (!isfinite(in0[i]) || (in1 && !isfinite(in1[i])))
+            return trdi_fail(TRDI_ERR_NUMERIC, "lpips_score: non-finite input at index %zu", i);
+    bufs->a = trdi_mallocn(pl->max_act, sizeof(float));
+    bufs->b = trdi_mallocn(pl->max_act, sizeof(float));
+    bufs->sq = pl->max_sq ? trdi_mallocn(pl->max_sq, sizeof(float)) : NULL;
+    bufs->scratch_n = pl->scratch;
+    bufs->scratch = pl->scratch ? trdi_mallocn(pl->scratch, sizeof(float)) : NULL;
+    if (!bufs->a || !bufs->b || (pl->max_sq && !bufs->sq) || (pl->scratch && !bufs->scratch)) {
+        lp_release(bufs);
+        return trdi_fail(TRDI_ERR_NOMEM, "lpips_score: out of memory for a %lld x %lld image",
+                         (long long)height, (long long)width);
+    }
+    return TRDI_OK;
+}
+
+/* ScalingLayer: (inp - shift) / scale, float32 as upstream, into bufs->a. */
+static void lp_scale(const trdi_lpips *m, const float *in, size_t plane, float *dst) {
+    for (size_t c = 0; c < 3; c++)
+        for (size_t i = 0; i < plane; i++)
+            dst[c * plane + i] = (in[c * plane + i] - m->shift[c]) / m->scale[c];
+}
+
 trdi_status trdi_lpips_score_f32(const trdi_lpips *m, const float *in0, const float *in1,
                                  int64_t height, int64_t width, double *out, double *per_layer) {
     if (out) *out = 0.0;
     if (!m || !in0 || !in1 || !out)
-        return trdi_fail(TRDI_ERR_INVALID_ARG, "lpips_score: network, inputs and out must not be NULL");
+        return trdi_fail(TRDI_ERR_INVALID_ARG,
+                         "lpips_score: network, inputs and out must not be NULL");
     const lp_net_desc *d = m->desc;
     if (per_layer)
-        for (int i = 0; i < d->n_layers; i++) per_layer[i] = 0.0;
-    if (height <= 0 || width <= 0 || height > (1 << 15) || width > (1 << 15))
-        return trdi_fail(TRDI_ERR_INVALID_ARG, "lpips_score: bad image size %lld x %lld",
-                         (long long)height, (long long)width);
+        for (int i = 0; i < d->n_layers; i++)
+            per_layer[i] = 0.0;
     lp_plan pl;
-    if (!plan_shapes(d, height, width, &pl))
-        return trdi_fail(TRDI_ERR_INVALID_ARG,
-                         "lpips_score: image %lld x %lld too small for LPIPS %s (needs both sides >= %lld)",
-                         (long long)height, (long long)width, d->name, (long long)d->min_side);
+    lp_bufs bufs;
+    trdi_status st = lp_prepare(m, in0, in1, height, width, &pl, &bufs);
+    if (st != TRDI_OK) return st;
     size_t plane = (size_t)(height * width);
-    for (size_t i = 0; i < 3 * plane; i++)
-        if (!isfinite(in0[i]) || !isfinite(in1[i]))
-            return trdi_fail(TRDI_ERR_NUMERIC, "lpips_score: non-finite input at index %zu", i);
-
-    lp_bufs bufs = {0};
-    bufs.a = trdi_mallocn(pl.max_act, sizeof(float));
-    bufs.b = trdi_mallocn(pl.max_act, sizeof(float));
-    bufs.sq = pl.max_sq ? trdi_mallocn(pl.max_sq, sizeof(float)) : NULL;
-    bufs.scratch_n = pl.scratch;
-    bufs.scratch = pl.scratch ? trdi_mallocn(pl.scratch, sizeof(float)) : NULL;
     float *taps0 = trdi_mallocn(pl.taps, sizeof(float));
     double dist[LP_MAX_LAYERS] = {0};
-    trdi_status st = TRDI_OK;
-    if (!bufs.a || !bufs.b || (pl.max_sq && !bufs.sq) || (pl.scratch && !bufs.scratch) || !taps0) {
-        st = trdi_fail(TRDI_ERR_NOMEM, "lpips_score: out of memory for a %lld x %lld image",
-                       (long long)height, (long long)width);
-        goto done;
+    if (!taps0) {
+        lp_release(&bufs);
+        return trdi_fail(TRDI_ERR_NOMEM, "lpips_score: out of memory for a %lld x %lld image",
+                         (long long)height, (long long)width);
     }
-    for (int s = 0; s < 2 && st == TRDI_OK; s++) {
-        const float *in = s == 0 ? in0 : in1;
-        /* ScalingLayer: (inp - shift) / scale, float32 as upstream */
-        for (int64_t c = 0; c < 3; c++)
-            for (size_t i = 0; i < plane; i++)
-                bufs.a[c * plane + i] = (in[c * plane + i] - m->shift[c]) / m->scale[c];
-        st = s == 0 ? run_backbone(m, &pl, &bufs, taps0, NULL, NULL)
-                    : run_backbone(m, &pl, &bufs, NULL, taps0, dist);
+    lp_scale(m, in0, plane, bufs.a);
+    st = run_backbone(m, &pl, &bufs, taps0, NULL, NULL);
+    if (st == TRDI_OK) {
+        lp_scale(m, in1, plane, bufs.a);
+        st = run_backbone(m, &pl, &bufs, NULL, taps0, dist);
     }
     if (st == TRDI_OK) {
         double total = 0.0;
@@ -458,15 +516,47 @@ trdi_status trdi_lpips_score_f32(const trdi_lpips *m, const float *in0, const fl
         }
         *out = total;
     }
-done:
-    free(bufs.a), free(bufs.b), free(bufs.sq), free(bufs.scratch), free(taps0);
+    lp_release(&bufs);
+    free(taps0);
     return st;
+}
+
+trdi_status trdi_lpips_features(const trdi_lpips *m, const float *in, int64_t height, int64_t width,
+                                float **out, int64_t *c, int64_t *h, int64_t *w) {
+    if (out) *out = NULL;
+    if (!m || !in || !out || !c || !h || !w)
+        return trdi_fail(TRDI_ERR_INVALID_ARG, "lpips_features: NULL argument");
+    lp_plan pl;
+    lp_bufs bufs;
+    trdi_status st = lp_prepare(m, in, NULL, height, width, &pl, &bufs);
+    if (st != TRDI_OK) return st;
+    float *taps = trdi_mallocn(pl.taps, sizeof(float));
+    if (!taps) {
+        lp_release(&bufs);
+        return trdi_fail(TRDI_ERR_NOMEM, "lpips_features: out of memory");
+    }
+    lp_scale(m, in, (size_t)(height * width), bufs.a);
+    st = run_backbone(m, &pl, &bufs, taps, NULL, NULL);
+    lp_release(&bufs);
+    if (st != TRDI_OK) {
+        free(taps);
+        return st;
+    }
+    int layer = 0;
+    for (int i = 0; i < m->desc->n_ops; i++)
+        if (m->desc->ops[i].tap) {
+            c[layer] = pl.c[i + 1], h[layer] = pl.h[i + 1], w[layer] = pl.w[i + 1];
+            layer++;
+        }
+    *out = taps;
+    return TRDI_OK;
 }
 
 trdi_status trdi_lpips_score(const trdi_lpips *m, const trdi_image *a, const trdi_image *b,
                              double *out) {
     if (out) *out = 0.0;
-    if (!m || !out) return trdi_fail(TRDI_ERR_INVALID_ARG, "lpips_score: network and out must not be NULL");
+    if (!m || !out)
+        return trdi_fail(TRDI_ERR_INVALID_ARG, "lpips_score: network and out must not be NULL");
     trdi_status st = trdi_image_pair_check(a, b, "lpips_score");
     if (st != TRDI_OK) return st;
     float *x = NULL, *y = NULL;

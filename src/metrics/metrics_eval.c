@@ -24,25 +24,29 @@ trdi_status trdi_image_pair_check(const trdi_image *a, const trdi_image *b, cons
         return trdi_fail(TRDI_ERR_INVALID_ARG, "%s: %s image is empty or not 1/3-channel", what,
                          image_valid(a) ? "second" : "first");
     if (a->width != b->width || a->height != b->height || a->channels != b->channels)
-        return trdi_fail(TRDI_ERR_INVALID_ARG,
-                         "%s: images differ in size: %lldx%lld (%lld channels) vs %lldx%lld (%lld channels)",
-                         what, (long long)a->width, (long long)a->height, (long long)a->channels,
-                         (long long)b->width, (long long)b->height, (long long)b->channels);
+        return trdi_fail(
+            TRDI_ERR_INVALID_ARG,
+            "%s: images differ in size: %lldx%lld (%lld channels) vs %lldx%lld (%lld channels)",
+            what, (long long)a->width, (long long)a->height, (long long)a->channels,
+            (long long)b->width, (long long)b->height, (long long)b->channels);
     return TRDI_OK;
 }
 
 trdi_status trdi_image_to_planar_f32(const trdi_image *img, int64_t channels, bool to_pm1,
                                      float **out) {
     *out = NULL;
-    if (!image_valid(img)) return trdi_fail(TRDI_ERR_INVALID_ARG, "image is empty or not 1/3-channel");
+    if (!image_valid(img))
+        return trdi_fail(TRDI_ERR_INVALID_ARG, "image is empty or not 1/3-channel");
     int64_t cin = img->channels, cout = channels > 0 ? channels : cin;
     if (cout != cin && !(cin == 1 && cout == 3))
-        return trdi_fail(TRDI_ERR_INVALID_ARG, "cannot convert a %lld-channel image to %lld channels",
-                         (long long)cin, (long long)cout);
+        return trdi_fail(TRDI_ERR_INVALID_ARG,
+                         "cannot convert a %lld-channel image to %lld channels", (long long)cin,
+                         (long long)cout);
     size_t plane = (size_t)(img->width * img->height);
     float *p = trdi_mallocn(plane * (size_t)cout, sizeof *p);
-    if (!p) return trdi_fail(TRDI_ERR_NOMEM, "out of memory for a %lld x %lld image",
-                             (long long)img->width, (long long)img->height);
+    if (!p)
+        return trdi_fail(TRDI_ERR_NOMEM, "out of memory for a %lld x %lld image",
+                         (long long)img->width, (long long)img->height);
     for (int64_t c = 0; c < cout; c++) {
         int64_t src = cin == 1 ? 0 : c;
         float *dst = p + (size_t)c * plane;
@@ -62,9 +66,10 @@ trdi_status trdi_mask_decode_rle(const int64_t *rle, int64_t n_values, int64_t h
     if (out) memset(out, 0, sizeof *out);
     if (!out) return trdi_fail(TRDI_ERR_INVALID_ARG, "mask_decode_rle: out is NULL");
     if (n_values < 0 || n_values % 2 != 0 || (n_values > 0 && !rle))
-        return trdi_fail(TRDI_ERR_INVALID_ARG,
-                         "mask_decode_rle: %lld values; the run-length code needs (start, length) pairs",
-                         (long long)n_values);
+        return trdi_fail(
+            TRDI_ERR_INVALID_ARG,
+            "mask_decode_rle: %lld values; the run-length code needs (start, length) pairs",
+            (long long)n_values);
     for (int64_t i = 0; i < n_values; i += 2)
         if (rle[i] < 0 || rle[i + 1] < 0)
             return trdi_fail(TRDI_ERR_INVALID_ARG,
@@ -80,8 +85,10 @@ trdi_status trdi_mask_decode_rle(const int64_t *rle, int64_t n_values, int64_t h
         memset(out->data + start, 255, (size_t)len);
     }
     /* the border frame evaluate_my.mask_decode forces */
-    for (int64_t x = 0; x < width; x++) out->data[x] = out->data[(height - 1) * width + x] = 255;
-    for (int64_t y = 0; y < height; y++) out->data[y * width] = out->data[y * width + width - 1] = 255;
+    for (int64_t x = 0; x < width; x++)
+        out->data[x] = out->data[(height - 1) * width + x] = 255;
+    for (int64_t y = 0; y < height; y++)
+        out->data[y * width] = out->data[y * width + width - 1] = 255;
     return TRDI_OK;
 }
 
@@ -114,8 +121,8 @@ trdi_status trdi_image_apply_mask(const trdi_image *img, const trdi_image *mask,
         if (mask->width != img->width || mask->height != img->height)
             return trdi_fail(TRDI_ERR_INVALID_ARG,
                              "apply_mask: mask is %lldx%lld but the image is %lldx%lld",
-                             (long long)mask->width, (long long)mask->height,
-                             (long long)img->width, (long long)img->height);
+                             (long long)mask->width, (long long)mask->height, (long long)img->width,
+                             (long long)img->height);
     }
     trdi_status st = trdi_image_copy(img, out);
     if (st != TRDI_OK) return st;
@@ -163,12 +170,18 @@ trdi_status trdi_metric_from_name(const char *name, trdi_metric *out) {
 int64_t trdi_metric_min_side(trdi_metric m) {
     switch (m) {
     case TRDI_METRIC_PSNR:
-    case TRDI_METRIC_MSE: return 1;
-    case TRDI_METRIC_SSIM_SKIMAGE: return 11;       /* win_size 11 must fit */
-    case TRDI_METRIC_SSIM_TORCHMETRICS: return 6;   /* reflect padding of 5 */
-    case TRDI_METRIC_LPIPS_ALEX: return trdi_lpips_min_side(TRDI_LPIPS_ALEX);
-    case TRDI_METRIC_LPIPS_SQUEEZE: return trdi_lpips_min_side(TRDI_LPIPS_SQUEEZE);
-    case TRDI_METRIC_LPIPS_VGG: return trdi_lpips_min_side(TRDI_LPIPS_VGG);
+    case TRDI_METRIC_MSE:
+        return 1;
+    case TRDI_METRIC_SSIM_SKIMAGE:
+        return 11; /* win_size 11 must fit */
+    case TRDI_METRIC_SSIM_TORCHMETRICS:
+        return 6; /* reflect padding of 5 */
+    case TRDI_METRIC_LPIPS_ALEX:
+        return trdi_lpips_min_side(TRDI_LPIPS_ALEX);
+    case TRDI_METRIC_LPIPS_SQUEEZE:
+        return trdi_lpips_min_side(TRDI_LPIPS_SQUEEZE);
+    case TRDI_METRIC_LPIPS_VGG:
+        return trdi_lpips_min_side(TRDI_LPIPS_VGG);
     }
     return 0;
 }
@@ -209,10 +222,18 @@ static trdi_status score_one(trdi_metric m, trdi_mask_region region, const trdi_
             if (st == TRDI_OK) x = x > 0.0 ? -10.0 * log10(x) : INFINITY;
         }
         break;
-    case TRDI_METRIC_MSE: st = trdi_mse(a, b, &x); break;
-    case TRDI_METRIC_SSIM_SKIMAGE: st = trdi_ssim(a, b, &x); break;
-    case TRDI_METRIC_SSIM_TORCHMETRICS: st = trdi_ssim_torchmetrics(a, b, &x); break;
-    default: st = trdi_lpips_score(net, a, b, &x); break;
+    case TRDI_METRIC_MSE:
+        st = trdi_mse(a, b, &x);
+        break;
+    case TRDI_METRIC_SSIM_SKIMAGE:
+        st = trdi_ssim(a, b, &x);
+        break;
+    case TRDI_METRIC_SSIM_TORCHMETRICS:
+        st = trdi_ssim_torchmetrics(a, b, &x);
+        break;
+    default:
+        st = trdi_lpips_score(net, a, b, &x);
+        break;
     }
     if (st != TRDI_OK) {
         trdi_error_prefix("%s (%s)", trdi_metric_name(m), trdi_mask_region_name(region));
@@ -249,15 +270,16 @@ trdi_status trdi_metrics_compute(const trdi_image *reference, const trdi_image *
     }
     if (p->mask && (!image_valid(p->mask) || p->mask->width != reference->width ||
                     p->mask->height != reference->height))
-        return trdi_fail(TRDI_ERR_INVALID_ARG, "metrics_compute: mask is %lldx%lld but the images are %lldx%lld",
-                         p->mask ? (long long)p->mask->width : 0LL,
-                         p->mask ? (long long)p->mask->height : 0LL, (long long)reference->width,
-                         (long long)reference->height);
+        return trdi_fail(
+            TRDI_ERR_INVALID_ARG, "metrics_compute: mask is %lldx%lld but the images are %lldx%lld",
+            p->mask ? (long long)p->mask->width : 0LL, p->mask ? (long long)p->mask->height : 0LL,
+            (long long)reference->width, (long long)reference->height);
     trdi_metrics res;
     memset(&res, 0, sizeof res);
     res.masked = p->mask != NULL;
     for (int r = 0; r < 3; r++)
-        for (int m = 0; m < TRDI_METRIC_COUNT; m++) res.v[r][m] = unavailable("no mask");
+        for (int m = 0; m < TRDI_METRIC_COUNT; m++)
+            res.v[r][m] = unavailable("no mask");
     int regions = p->mask ? 3 : 1;
     for (int r = 0; r < regions && st == TRDI_OK; r++) {
         trdi_image ra = {0}, rb = {0};
@@ -274,7 +296,8 @@ trdi_status trdi_metrics_compute(const trdi_image *reference, const trdi_image *
                 res.v[r][m] = unavailable("empty region"); /* upstream returns the string "nan" */
                 continue;
             }
-            const trdi_lpips *net = m >= TRDI_METRIC_LPIPS_ALEX ? nets[m - TRDI_METRIC_LPIPS_ALEX] : NULL;
+            const trdi_lpips *net =
+                m >= TRDI_METRIC_LPIPS_ALEX ? nets[m - TRDI_METRIC_LPIPS_ALEX] : NULL;
             st = score_one((trdi_metric)m, (trdi_mask_region)r, a, b, net, &res.v[r][m]);
         }
         trdi_image_clear(&ra);

@@ -12,8 +12,9 @@ trdi_status trdi_metric_check_pair(const trdi_image *a, const trdi_image *b, con
     if (!st) st = trdi_image_check(b, what);
     if (st) return st;
     if (a->width != b->width || a->height != b->height || a->channels != b->channels)
-        return trdi_fail(TRDI_ERR_INVALID_ARG, "%s: images differ in size: %lldx%lldx%lld vs %lldx%lldx%lld",
-                         what, (long long)a->width, (long long)a->height, (long long)a->channels,
+        return trdi_fail(TRDI_ERR_INVALID_ARG,
+                         "%s: images differ in size: %lldx%lldx%lld vs %lldx%lldx%lld", what,
+                         (long long)a->width, (long long)a->height, (long long)a->channels,
                          (long long)b->width, (long long)b->height, (long long)b->channels);
     return TRDI_OK;
 }

@@ -22,9 +22,11 @@ trdi_status trdi_ssim(const trdi_image *a, const trdi_image *b, double *out) {
     if (st) return st;
     int64_t w = a->width, h = a->height, ch = a->channels;
     if (w < WIN || h < WIN)
-        return trdi_fail(TRDI_ERR_INVALID_ARG,
-                         "ssim: a %lldx%lld image is smaller than the %dx%d window (both sides must "
-                         "be >= %d)", (long long)w, (long long)h, WIN, WIN, WIN);
+        return trdi_fail(
+            TRDI_ERR_INVALID_ARG,
+            "ssim: a %lldx%lld image is smaller than the %dx%d window (both sides must "
+            "be >= %d)",
+            (long long)w, (long long)h, WIN, WIN, WIN);
     int64_t ow = w - WIN + 1, oh = h - WIN + 1;
     /* Column sums of the five products over WIN rows, for one output row at a time: (5, w). */
     int64_t *col = trdi_mallocn((size_t)(5 * w), sizeof *col);
@@ -56,7 +58,8 @@ trdi_status trdi_ssim(const trdi_image *a, const trdi_image *b, double *out) {
             for (int64_t x0 = 0; x0 < ow; x0++) {
                 int64_t s[5] = {0, 0, 0, 0, 0};
                 for (int k = 0; k < 5; k++)
-                    for (int64_t x = x0; x < x0 + WIN; x++) s[k] += col[k * w + x];
+                    for (int64_t x = x0; x < x0 + WIN; x++)
+                        s[k] += col[k * w + x];
                 double ux = (double)s[0] / n, uy = (double)s[1] / n;
                 double uxx = (double)s[2] / n, uyy = (double)s[3] / n, uxy = (double)s[4] / n;
                 double vx = cov_norm * (uxx - ux * ux);

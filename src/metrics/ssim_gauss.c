@@ -30,7 +30,8 @@ static void gaussian_1d(int64_t k, double sigma, float *g) {
         g[i] = expf(-(t * t) / 2.0f);
         sum += g[i];
     }
-    for (int64_t i = 0; i < k; i++) g[i] /= sum;
+    for (int64_t i = 0; i < k; i++)
+        g[i] /= sum;
 }
 
 /* Reflect index as torch.nn.functional.pad(mode='reflect'): -1 -> 1, n -> n-2 (needs pad < n). */
@@ -59,23 +60,25 @@ trdi_status trdi_ssim_gauss(const float *x, const float *y, int64_t channels, in
                          (long long)p->kernel_size, p->sigma, p->data_range);
     int64_t k = p->kernel_size, pad = (k - 1) / 2;
     if (height <= pad || width <= pad)
-        return trdi_fail(TRDI_ERR_INVALID_ARG,
-                         "ssim_gauss: image %lld x %lld too small for the %lld-wide window (reflect "
-                         "padding needs both sides > %lld)",
-                         (long long)height, (long long)width, (long long)k, (long long)pad);
+        return trdi_fail(
+            TRDI_ERR_INVALID_ARG,
+            "ssim_gauss: image %lld x %lld too small for the %lld-wide window (reflect "
+            "padding needs both sides > %lld)",
+            (long long)height, (long long)width, (long long)k, (long long)pad);
     size_t plane = (size_t)(height * width);
     for (size_t i = 0; i < plane * (size_t)channels; i++)
         if (!isfinite(x[i]) || !isfinite(y[i]))
             return trdi_fail(TRDI_ERR_NUMERIC, "ssim_gauss: non-finite input at index %zu", i);
 
-    int64_t hp = height + 2 * pad;
+    int64_t hp = height + 2 * pad, wp = width + 2 * pad;
+    size_t n_pad = (size_t)(hp * wp), n_h = (size_t)(hp * width);
     float *g = trdi_mallocn((size_t)k, sizeof *g);
-    double *hsum = trdi_mallocn((size_t)(5 * hp * width), sizeof *hsum); /* (5, hp, width) */
+    float *src = trdi_mallocn(5 * n_pad, sizeof *src);    /* (5, hp, wp) padded x, y, xx, yy, xy */
+    double *hsum = trdi_mallocn(5 * n_h, sizeof *hsum);   /* (5, hp, width) after the row pass */
+    double *vsum = trdi_mallocn(5 * plane, sizeof *vsum); /* (5, height, width) both passes */
     double *rows = trdi_mallocn((size_t)height, sizeof *rows);
-    if (!g || !hsum || !rows) {
-        free(g);
-        free(hsum);
-        free(rows);
+    if (!g || !src || !hsum || !vsum || !rows) {
+        free(g), free(src), free(hsum), free(vsum), free(rows);
         return trdi_fail(TRDI_ERR_NOMEM, "ssim_gauss: out of memory for a %lld x %lld image",
                          (long long)height, (long long)width);
     }
@@ -90,40 +93,58 @@ trdi_status trdi_ssim_gauss(const float *x, const float *y, int64_t channels, in
 
     for (int64_t c = 0; c < channels; c++) {
         const float *xc = x + (size_t)c * plane, *yc = y + (size_t)c * plane;
-        /* Horizontal pass over the reflect-padded rows: hsum[q][pr][j], q = x, y, xx, yy, xy.
-         * The products are float32, as upstream's preds * preds etc. */
-#pragma omp parallel for schedule(static) if (hp * width > 4096)
+        /* Reflect-padded inputs and their float32 products (upstream's preds * preds etc.). */
+#pragma omp parallel for schedule(static) if (n_pad > 65536)
         for (int64_t pr = 0; pr < hp; pr++) {
             int64_t r = reflect(pr - pad, height);
-            for (int64_t j = 0; j < width; j++) {
-                double s[5] = {0, 0, 0, 0, 0};
-                for (int64_t t = 0; t < k; t++) {
-                    int64_t cc = reflect(j - pad + t, width);
-                    float a = xc[r * width + cc], b = yc[r * width + cc];
-                    double gw = g[t];
-                    s[0] += gw * a;
-                    s[1] += gw * b;
-                    s[2] += gw * (float)(a * a);
-                    s[3] += gw * (float)(b * b);
-                    s[4] += gw * (float)(a * b);
-                }
-                for (int q = 0; q < 5; q++) hsum[((size_t)q * hp + pr) * width + j] = s[q];
+            for (int64_t pc = 0; pc < wp; pc++) {
+                int64_t cc = reflect(pc - pad, width);
+                float a = xc[r * width + cc], b = yc[r * width + cc];
+                size_t o = (size_t)(pr * wp + pc);
+                src[o] = a;
+                src[n_pad + o] = b;
+                src[2 * n_pad + o] = a * a;
+                src[3 * n_pad + o] = b * b;
+                src[4 * n_pad + o] = a * b;
             }
         }
-        /* Vertical pass and the float32 SSIM expression of _ssim_update; row sums kept apart so
-         * the total does not depend on the thread count. */
-#pragma omp parallel for schedule(static) if (height * width > 4096)
+        /* Separable Gaussian in double, taps in order: rows, then columns. */
+#pragma omp parallel for schedule(static) if (n_h > 65536)
+        for (int64_t qr = 0; qr < 5 * hp; qr++) {
+            const float *in = src + (size_t)qr * (size_t)wp;
+            double *o = hsum + (size_t)qr * (size_t)width;
+            for (int64_t j = 0; j < width; j++)
+                o[j] = 0.0;
+            for (int64_t t = 0; t < k; t++) {
+                double gw = g[t];
+                for (int64_t j = 0; j < width; j++)
+                    o[j] += gw * in[j + t];
+            }
+        }
+#pragma omp parallel for schedule(static) if (plane > 65536)
+        for (int64_t qi = 0; qi < 5 * height; qi++) {
+            int64_t q = qi / height, i = qi % height;
+            double *o = vsum + (size_t)qi * (size_t)width;
+            for (int64_t j = 0; j < width; j++)
+                o[j] = 0.0;
+            for (int64_t t = 0; t < k; t++) {
+                double gw = g[t];
+                const double *in =
+                    hsum + ((size_t)q * (size_t)hp + (size_t)(i + t)) * (size_t)width;
+                for (int64_t j = 0; j < width; j++)
+                    o[j] += gw * in[j];
+            }
+        }
+        /* The float32 SSIM expression of _ssim_update; row sums kept apart so the total does not
+         * depend on the thread count. */
+#pragma omp parallel for schedule(static) if (plane > 65536)
         for (int64_t i = r0; i < r1; i++) {
             double row = 0.0;
             for (int64_t j = c0; j < c1e; j++) {
-                double s[5] = {0, 0, 0, 0, 0};
-                for (int64_t t = 0; t < k; t++) {
-                    double gw = g[t];
-                    for (int q = 0; q < 5; q++)
-                        s[q] += gw * hsum[((size_t)q * hp + i + t) * width + j];
-                }
-                float mu_x = (float)s[0], mu_y = (float)s[1];
-                float e_xx = (float)s[2], e_yy = (float)s[3], e_xy = (float)s[4];
+                size_t o = (size_t)(i * width + j);
+                float mu_x = (float)vsum[o], mu_y = (float)vsum[plane + o];
+                float e_xx = (float)vsum[2 * plane + o], e_yy = (float)vsum[3 * plane + o];
+                float e_xy = (float)vsum[4 * plane + o];
                 float mu_xx = mu_x * mu_x, mu_yy = mu_y * mu_y, mu_xy = mu_x * mu_y;
                 float s_xx = e_xx - mu_xx, s_yy = e_yy - mu_yy, s_xy = e_xy - mu_xy;
                 if (s_xx < 0.0f) s_xx = 0.0f;
@@ -134,12 +155,11 @@ trdi_status trdi_ssim_gauss(const float *x, const float *y, int64_t channels, in
             }
             rows[i] = row;
         }
-        for (int64_t i = r0; i < r1; i++) total += rows[i];
+        for (int64_t i = r0; i < r1; i++)
+            total += rows[i];
         if (r1 > r0 && c1e > c0) count += (r1 - r0) * (c1e - c0);
     }
-    free(g);
-    free(hsum);
-    free(rows);
+    free(g), free(src), free(hsum), free(vsum), free(rows);
     *out = count > 0 ? total / (double)count : NAN;
     return TRDI_OK;
 }

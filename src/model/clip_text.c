@@ -500,8 +500,11 @@ trdi_status trdi_text_encoder_forward(trdi_text_encoder *enc, const int64_t *ids
     float *att = trdi_arena_floats(ar, (size_t)(T * D));
     float *tmp = trdi_arena_floats(ar, (size_t)(T * D));
     float *mlp = trdi_arena_floats(ar, (size_t)(T * I));
-    float *scratch = trdi_arena_floats(ar, trdi_k_attention_scratch(&ap));
     int64_t *pos = trdi_arena_alloc(ar, (size_t)T * sizeof(int64_t));
+    /* The rest of the arena is attention scratch (sized at load for that thread count; the kernel
+     * uses fewer threads if OpenMP was given more since). */
+    const size_t n_scratch = (ar->cap - trdi_arena_mark(ar)) / sizeof(float);
+    float *scratch = trdi_arena_floats(ar, n_scratch);
     if (!ln || !qkv || !att || !tmp || !mlp || !scratch || !pos) {
         free(block);
         return trdi_fail(TRDI_ERR_INTERNAL, "text encoder forward: arena too small");
@@ -530,7 +533,8 @@ trdi_status trdi_text_encoder_forward(trdi_text_encoder *enc, const int64_t *ids
         /* Self-attention block: y = x + out_proj(attn(LN1(x))). */
         trdi_k_layernorm(T, D, x, w->ln1_w, w->ln1_b, eps, ln);
         trdi_k_linear(T, D, 3 * D, ln, w->qkv_w, w->qkv_b, qkv);
-        trdi_k_attention(&ap, qkv, qkv + D, qkv + 2 * D, att, scratch);
+        st = trdi_k_attention(&ap, qkv, qkv + D, qkv + 2 * D, att, scratch, n_scratch);
+        if (st != TRDI_OK) goto fail;
         trdi_k_linear(T, D, D, att, w->out_w, w->out_b, tmp);
         trdi_k_add(T * D, x, tmp, y);
         /* MLP block: y += fc2(act(fc1(LN2(y)))). */

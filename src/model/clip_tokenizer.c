@@ -1,8 +1,8 @@
-/* clip_tokenizer.c -- the CLIP BPE tokenizer: transformers' slow CLIPTokenizer (tokenization_clip.py,
- * v4.47) plus the added-token split of PreTrainedTokenizer.tokenize and the pipelines' call
- * tokenizer(prompt, padding="max_length", max_length=77, truncation=True). Text normalisation lives
- * in text_normalize.c. It is not the fast (Rust) tokenizer and not OpenCLIP's SimpleTokenizer (which
- * splits no added tokens and pads with 0). */
+/* clip_tokenizer.c -- the CLIP BPE tokenizer: transformers' slow CLIPTokenizer
+ * (tokenization_clip.py, v4.47) plus the added-token split of PreTrainedTokenizer.tokenize and the
+ * pipelines' call tokenizer(prompt, padding="max_length", max_length=77, truncation=True). Text
+ * normalisation lives in text_normalize.c. It is not the fast (Rust) tokenizer and not OpenCLIP's
+ * SimpleTokenizer (which splits no added tokens and pads with 0). */
 #include "model/clip_tokenizer.h"
 
 #include "core/core.h"
@@ -21,8 +21,8 @@ enum { CLIP_MAX_MERGES = 49152 - 256 - 2 };
 #define CLIP_MAX_ID ((int64_t)1 << 24)
 
 typedef struct added_token {
-    char *content;      /* UTF-8 */
-    int32_t *cp;        /* its code points, for matching the decoded prompt */
+    char *content; /* UTF-8 */
+    int32_t *cp;   /* its code points, for matching the decoded prompt */
     size_t n_cp;
     int64_t id;
     bool lstrip, rstrip;
@@ -35,6 +35,7 @@ struct trdi_tokenizer {
     size_t n_sym, cap_sym;
     /* Open-addressing set of symbol indices keyed by their string (power-of-two size). */
     int32_t *str_slots;
+    uint32_t *str_tags; /* high hash bits of each slot: most probes skip the string compare */
     size_t str_cap;
     /* Merges: key (left << 32 | right) -> rank and merged symbol (power-of-two size). */
     uint64_t *m_key;
@@ -58,7 +59,7 @@ struct trdi_tokenizer {
 };
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Small helpers                                                                                   */
+/* Small helpers */
 /* ---------------------------------------------------------------------------------------------- */
 
 static uint64_t hash_bytes(const char *s, size_t n) {
@@ -67,7 +68,11 @@ static uint64_t hash_bytes(const char *s, size_t n) {
         h ^= (unsigned char)s[i];
         h *= 1099511628211ull;
     }
-    return h ^ (h >> 29);
+    /* FNV's low bits mix poorly and the table uses the low bits: finish with a 64-bit mixer. */
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
 }
 
 static uint64_t hash_u64(uint64_t x) {
@@ -99,7 +104,8 @@ static char *path_join(const char *dir, const char *name) {
 }
 
 /* Reads a whole file. *exists = false (and TRDI_OK) when it does not exist and `optional`. */
-static trdi_status read_file(const char *path, bool optional, char **out, size_t *len, bool *exists) {
+static trdi_status read_file(const char *path, bool optional, char **out, size_t *len,
+                             bool *exists) {
     *out = NULL;
     *len = 0;
     if (exists) *exists = false;
@@ -159,37 +165,56 @@ static trdi_status parse_json(const char *path, const char *text, size_t len, cJ
     if (*out) return TRDI_OK;
     size_t off = end && end >= text && end <= text + len ? (size_t)(end - text) : 0;
     size_t col = 1;
-    for (size_t i = off; i > 0 && text[i - 1] != '\n'; i--) col++;
-    return trdi_fail(TRDI_ERR_FORMAT, "%s:%lld:%zu: invalid JSON", path, (long long)line_of(text, off),
-                     col);
+    for (size_t i = off; i > 0 && text[i - 1] != '\n'; i--)
+        col++;
+    return trdi_fail(TRDI_ERR_FORMAT, "%s:%lld:%zu: invalid JSON", path,
+                     (long long)line_of(text, off), col);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Symbol table                                                                                    */
+/* Symbol table */
 /* ---------------------------------------------------------------------------------------------- */
 
 static int32_t sym_find(const trdi_tokenizer *t, const char *s, size_t n) {
     size_t mask = t->str_cap - 1;
-    for (size_t i = (size_t)hash_bytes(s, n) & mask;; i = (i + 1) & mask) {
+    uint64_t h = hash_bytes(s, n);
+    uint32_t tag = (uint32_t)(h >> 32);
+    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
         int32_t k = t->str_slots[i];
         if (k < 0) return -1;
+        if (t->str_tags[i] != tag) continue;
         const char *ks = t->sym_str[k];
         if (strncmp(ks, s, n) == 0 && ks[n] == '\0') return k;
     }
 }
 
+/* Puts symbol k (hash h) into the first free slot of its probe sequence. */
+static void sym_place(int32_t *slots, uint32_t *tags, size_t cap, uint64_t h, int32_t k) {
+    size_t i = (size_t)h & (cap - 1);
+    while (slots[i] >= 0)
+        i = (i + 1) & (cap - 1);
+    slots[i] = k;
+    tags[i] = (uint32_t)(h >> 32);
+}
+
 static trdi_status sym_rehash(trdi_tokenizer *t, size_t cap) {
     int32_t *slots = trdi_mallocn(cap, sizeof(int32_t));
-    if (!slots) return trdi_fail(TRDI_ERR_NOMEM, "tokenizer: out of memory (symbol table)");
-    for (size_t i = 0; i < cap; i++) slots[i] = -1;
+    uint32_t *tags = trdi_mallocn(cap, sizeof(uint32_t));
+    if (!slots || !tags) {
+        free(slots);
+        free(tags);
+        return trdi_fail(TRDI_ERR_NOMEM, "tokenizer: out of memory (symbol table)");
+    }
+    for (size_t i = 0; i < cap; i++)
+        slots[i] = -1;
     for (size_t k = 0; k < t->n_sym; k++) {
         const char *s = t->sym_str[k];
-        size_t i = (size_t)hash_bytes(s, strlen(s)) & (cap - 1);
-        while (slots[i] >= 0) i = (i + 1) & (cap - 1);
-        slots[i] = (int32_t)k;
+        sym_place(slots, tags, cap, hash_bytes(s, strlen(s)), (int32_t)k);
     }
     free(t->str_slots);
+    free(t->str_tags);
     t->str_slots = slots;
+    t->str_tags = tags;
     t->str_cap = cap;
     return TRDI_OK;
 }
@@ -201,7 +226,8 @@ static trdi_status sym_intern(trdi_tokenizer *t, const char *s, size_t n, int32_
         *sym = k;
         return TRDI_OK;
     }
-    if (t->n_sym >= (size_t)INT32_MAX / 2) return trdi_fail(TRDI_ERR_FORMAT, "tokenizer: too many symbols");
+    if (t->n_sym >= (size_t)INT32_MAX / 2)
+        return trdi_fail(TRDI_ERR_FORMAT, "tokenizer: too many symbols");
     if (t->n_sym == t->cap_sym) {
         size_t cap = t->cap_sym ? t->cap_sym * 2 : 1024;
         char **ns = realloc(t->sym_str, cap * sizeof(char *));
@@ -222,17 +248,14 @@ static trdi_status sym_intern(trdi_tokenizer *t, const char *s, size_t n, int32_
         trdi_status st = sym_rehash(t, t->str_cap * 2);
         if (st != TRDI_OK) return st;
     } else {
-        size_t mask = t->str_cap - 1;
-        size_t i = (size_t)hash_bytes(s, n) & mask;
-        while (t->str_slots[i] >= 0) i = (i + 1) & mask;
-        t->str_slots[i] = k;
+        sym_place(t->str_slots, t->str_tags, t->str_cap, hash_bytes(s, n), k);
     }
     *sym = k;
     return TRDI_OK;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Merges                                                                                          */
+/* Merges */
 /* ---------------------------------------------------------------------------------------------- */
 
 static inline uint64_t pair_key(int32_t a, int32_t b) {
@@ -257,7 +280,8 @@ static void merge_put(trdi_tokenizer *t, int32_t a, int32_t b, uint32_t rank, in
     uint64_t key = pair_key(a, b);
     size_t mask = t->m_cap - 1;
     size_t i = (size_t)hash_u64(key) & mask;
-    while (t->m_rank[i] != UINT32_MAX && t->m_key[i] != key) i = (i + 1) & mask;
+    while (t->m_rank[i] != UINT32_MAX && t->m_key[i] != key)
+        i = (i + 1) & mask;
     if (t->m_rank[i] == UINT32_MAX) t->n_merges++;
     t->m_key[i] = key;
     t->m_rank[i] = rank;
@@ -276,7 +300,8 @@ static trdi_status load_merges(trdi_tokenizer *t, const char *path) {
     if (st != TRDI_OK) return st;
     /* Room for every merge at load factor <= 1/2. */
     size_t cap = 1;
-    while (cap < 2 * (size_t)CLIP_MAX_MERGES + 2) cap <<= 1;
+    while (cap < 2 * (size_t)CLIP_MAX_MERGES + 2)
+        cap <<= 1;
     t->m_cap = cap;
     t->m_key = trdi_mallocn(cap, sizeof(uint64_t));
     t->m_rank = trdi_mallocn(cap, sizeof(uint32_t));
@@ -285,13 +310,16 @@ static trdi_status load_merges(trdi_tokenizer *t, const char *path) {
         free(text);
         return trdi_fail(TRDI_ERR_NOMEM, "%s: out of memory for the merge table", path);
     }
-    for (size_t i = 0; i < cap; i++) t->m_rank[i] = UINT32_MAX;
+    for (size_t i = 0; i < cap; i++)
+        t->m_rank[i] = UINT32_MAX;
 
     /* merges_handle.read().strip().split("\n")[1 : 49152 - 256 - 2 + 1]: line 0 is skipped
      * whatever it says (normally "#version: 0.2"). */
     size_t lo = 0, hi = len;
-    while (lo < hi && is_py_ws_byte(text[lo])) lo++;
-    while (hi > lo && is_py_ws_byte(text[hi - 1])) hi--;
+    while (lo < hi && is_py_ws_byte(text[lo]))
+        lo++;
+    while (hi > lo && is_py_ws_byte(text[hi - 1]))
+        hi--;
     int64_t file_line = line_of(text, lo);
     size_t pos = lo;
     int64_t index = 0;
@@ -299,7 +327,8 @@ static trdi_status load_merges(trdi_tokenizer *t, const char *path) {
     size_t joined_cap = 0;
     while (pos < hi && st == TRDI_OK) {
         size_t eol = pos;
-        while (eol < hi && text[eol] != '\n') eol++;
+        while (eol < hi && text[eol] != '\n')
+            eol++;
         if (index >= 1 && index <= CLIP_MAX_MERGES) {
             /* merge.split(): whitespace-separated fields; a merge has exactly two. */
             const char *f[3];
@@ -307,10 +336,12 @@ static trdi_status load_merges(trdi_tokenizer *t, const char *path) {
             int nf = 0;
             size_t i = pos;
             while (i < eol) {
-                while (i < eol && is_py_ws_byte(text[i])) i++;
+                while (i < eol && is_py_ws_byte(text[i]))
+                    i++;
                 if (i >= eol) break;
                 size_t s = i;
-                while (i < eol && !is_py_ws_byte(text[i])) i++;
+                while (i < eol && !is_py_ws_byte(text[i]))
+                    i++;
                 if (nf < 3) {
                     f[nf] = text + s;
                     fl[nf] = i - s;
@@ -318,9 +349,10 @@ static trdi_status load_merges(trdi_tokenizer *t, const char *path) {
                 nf++;
             }
             if (nf != 2) {
-                st = trdi_fail(TRDI_ERR_FORMAT,
-                               "%s:%lld: a merge needs two space-separated symbols, found %d field%s",
-                               path, (long long)file_line, nf, nf == 1 ? "" : "s");
+                st = trdi_fail(
+                    TRDI_ERR_FORMAT,
+                    "%s:%lld: a merge needs two space-separated symbols, found %d field%s", path,
+                    (long long)file_line, nf, nf == 1 ? "" : "s");
                 break;
             }
             int32_t a, b, r;
@@ -349,22 +381,25 @@ static trdi_status load_merges(trdi_tokenizer *t, const char *path) {
     free(joined);
     free(text);
     if (st == TRDI_OK && index <= 1)
-        return trdi_fail(TRDI_ERR_FORMAT, "%s: no merges (expected a '#version' line, then one merge per line)",
+        return trdi_fail(TRDI_ERR_FORMAT,
+                         "%s: no merges (expected a '#version' line, then one merge per line)",
                          path);
     return st;
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Vocabulary and configs                                                                          */
+/* Vocabulary and configs */
 /* ---------------------------------------------------------------------------------------------- */
 
 static trdi_status set_id_string(trdi_tokenizer *t, int64_t id, const char *s) {
     if (id >= t->id_cap) {
         int64_t cap = t->id_cap ? t->id_cap : 1024;
-        while (cap <= id) cap *= 2;
+        while (cap <= id)
+            cap *= 2;
         const char **n = realloc(t->id_str, (size_t)cap * sizeof(char *));
         if (!n) return trdi_fail(TRDI_ERR_NOMEM, "tokenizer: out of memory (id table)");
-        for (int64_t i = t->id_cap; i < cap; i++) n[i] = NULL;
+        for (int64_t i = t->id_cap; i < cap; i++)
+            n[i] = NULL;
         t->id_str = n;
         t->id_cap = cap;
     }
@@ -389,24 +424,28 @@ static trdi_status load_vocab(trdi_tokenizer *t, const char *path) {
     for (cJSON *e = root->child; e && st == TRDI_OK; e = e->next) {
         double v = cJSON_IsNumber(e) ? e->valuedouble : -1.0;
         if (!cJSON_IsNumber(e) || !(v >= 0 && v < (double)CLIP_MAX_ID) || v != floor(v)) {
-            st = trdi_fail(TRDI_ERR_FORMAT, "%s: entry %lld (\"%.40s\"): id must be an integer in [0, %lld)",
-                           path, (long long)count, e->string ? e->string : "", (long long)CLIP_MAX_ID);
+            st = trdi_fail(TRDI_ERR_FORMAT,
+                           "%s: entry %lld (\"%.40s\"): id must be an integer in [0, %lld)", path,
+                           (long long)count, e->string ? e->string : "", (long long)CLIP_MAX_ID);
             break;
         }
         if (!e->string || !*e->string) {
-            st = trdi_fail(TRDI_ERR_FORMAT, "%s: entry %lld: empty token string", path, (long long)count);
+            st = trdi_fail(TRDI_ERR_FORMAT, "%s: entry %lld: empty token string", path,
+                           (long long)count);
             break;
         }
         int32_t s;
-        bool fresh = sym_find(t, e->string, strlen(e->string)) < 0;
+        size_t before = t->n_sym;
         st = sym_intern(t, e->string, strlen(e->string), &s);
+        bool fresh = t->n_sym > before;
         if (st != TRDI_OK) break;
         t->sym_vocab[s] = (int64_t)v; /* a repeated key keeps its last id, as json.load does */
         st = set_id_string(t, (int64_t)v, t->sym_str[s]);
         if (fresh) count++;
     }
     cJSON_Delete(root);
-    if (st == TRDI_OK && count == 0) return trdi_fail(TRDI_ERR_FORMAT, "%s: empty vocabulary", path);
+    if (st == TRDI_OK && count == 0)
+        return trdi_fail(TRDI_ERR_FORMAT, "%s: empty vocabulary", path);
     t->vocab_size = count;
     return st;
 }
@@ -417,7 +456,8 @@ typedef struct token_spec {
     bool lstrip, rstrip;
 } token_spec;
 
-static trdi_status read_token_spec(const char *path, const char *key, const cJSON *v, token_spec *out) {
+static trdi_status read_token_spec(const char *path, const char *key, const cJSON *v,
+                                   token_spec *out) {
     out->content = NULL;
     out->lstrip = out->rstrip = false;
     if (!v || cJSON_IsNull(v)) return TRDI_OK;
@@ -428,7 +468,8 @@ static trdi_status read_token_spec(const char *path, const char *key, const cJSO
     if (cJSON_IsObject(v)) {
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(v, "content");
         if (!cJSON_IsString(c))
-            return trdi_fail(TRDI_ERR_FORMAT, "%s: \"%s\": an added token needs a string \"content\"", path, key);
+            return trdi_fail(TRDI_ERR_FORMAT,
+                             "%s: \"%s\": an added token needs a string \"content\"", path, key);
         out->content = c->valuestring;
         out->lstrip = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "lstrip"));
         out->rstrip = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "rstrip"));
@@ -489,7 +530,8 @@ static int64_t token_id(const trdi_tokenizer *t, const char *content) {
 }
 
 /* Reads an optional JSON config file into *root (NULL when absent). */
-static trdi_status load_optional_json(const char *dir, const char *name, char **path_out, cJSON **root) {
+static trdi_status load_optional_json(const char *dir, const char *name, char **path_out,
+                                      cJSON **root) {
     *root = NULL;
     char *path = path_join(dir, name);
     *path_out = path;
@@ -524,7 +566,8 @@ static trdi_status load_configs(trdi_tokenizer *t, const char *dir) {
         errno = 0;
         long long id = e->string ? strtoll(e->string, &end, 10) : -1;
         if (!e->string || errno || !end || *end || id < 0 || id >= CLIP_MAX_ID) {
-            st = trdi_fail(TRDI_ERR_FORMAT, "%s: added_tokens_decoder key \"%.40s\" is not a valid id", cfg_path,
+            st = trdi_fail(TRDI_ERR_FORMAT,
+                           "%s: added_tokens_decoder key \"%.40s\" is not a valid id", cfg_path,
                            e->string ? e->string : "");
             break;
         }
@@ -550,13 +593,16 @@ static trdi_status load_configs(trdi_tokenizer *t, const char *dir) {
         if (!specs[k].content) specs[k].content = defaults[k];
     }
     /* Registration order of PreTrainedTokenizer.__init__: bos, eos, unk, pad, additional. */
-    for (int k = 0; k < 4 && st == TRDI_OK; k++) st = add_token(t, &specs[k], -1);
+    for (int k = 0; k < 4 && st == TRDI_OK; k++)
+        st = add_token(t, &specs[k], -1);
     for (int which = 0; which < 2 && st == TRDI_OK; which++) {
         const cJSON *root = which == 0 ? map : cfg;
         const char *path = which == 0 ? map_path : cfg_path;
-        const cJSON *extra = root ? cJSON_GetObjectItemCaseSensitive(root, "additional_special_tokens") : NULL;
+        const cJSON *extra =
+            root ? cJSON_GetObjectItemCaseSensitive(root, "additional_special_tokens") : NULL;
         if (extra && !cJSON_IsArray(extra) && !cJSON_IsNull(extra)) {
-            st = trdi_fail(TRDI_ERR_FORMAT, "%s: \"additional_special_tokens\" must be a list", path);
+            st = trdi_fail(TRDI_ERR_FORMAT, "%s: \"additional_special_tokens\" must be a list",
+                           path);
             break;
         }
         for (const cJSON *e = extra ? extra->child : NULL; e && st == TRDI_OK; e = e->next) {
@@ -618,16 +664,21 @@ trdi_status trdi_tokenizer_load(const char *dir, trdi_tokenizer **out) {
     trdi_status st = sym_rehash(t, 1 << 17);
     char *vocab_path = path_join(dir, "vocab.json");
     char *merges_path = path_join(dir, "merges.txt");
-    if (st == TRDI_OK && (!vocab_path || !merges_path)) st = trdi_fail(TRDI_ERR_NOMEM, "tokenizer: out of memory");
+    if (st == TRDI_OK && (!vocab_path || !merges_path))
+        st = trdi_fail(TRDI_ERR_NOMEM, "tokenizer: out of memory");
     if (st == TRDI_OK) st = load_vocab(t, vocab_path);
     if (st == TRDI_OK) st = build_byte_symbols(t);
     if (st == TRDI_OK) st = load_merges(t, merges_path);
     if (st == TRDI_OK) st = load_configs(t, dir);
     if (st == TRDI_OK) {
-        const char *which = t->bos_id < 0 ? "bos" : t->eos_id < 0 ? "eos" : t->pad_id < 0 ? "pad" : NULL;
+        const char *which = t->bos_id < 0   ? "bos"
+                            : t->eos_id < 0 ? "eos"
+                            : t->pad_id < 0 ? "pad"
+                                            : NULL;
         if (!which && t->unk_id < 0) which = "unk";
         if (which)
-            st = trdi_fail(TRDI_ERR_FORMAT, "%s: the %s token is in neither vocab.json nor the added tokens", dir,
+            st = trdi_fail(TRDI_ERR_FORMAT,
+                           "%s: the %s token is in neither vocab.json nor the added tokens", dir,
                            which);
     }
     free(vocab_path);
@@ -642,10 +693,12 @@ trdi_status trdi_tokenizer_load(const char *dir, trdi_tokenizer **out) {
 
 void trdi_tokenizer_free(trdi_tokenizer *t) {
     if (!t) return;
-    for (size_t i = 0; i < t->n_sym; i++) free(t->sym_str[i]);
+    for (size_t i = 0; i < t->n_sym; i++)
+        free(t->sym_str[i]);
     free(t->sym_str);
     free(t->sym_vocab);
     free(t->str_slots);
+    free(t->str_tags);
     free(t->m_key);
     free(t->m_rank);
     free(t->m_result);
@@ -689,13 +742,15 @@ int64_t trdi_clip_symbol_id(const trdi_tokenizer *t, int32_t sym) {
     return t->sym_vocab[sym];
 }
 
-void trdi_clip_word_symbols(const trdi_tokenizer *t, const unsigned char *bytes, size_t n, int32_t *syms) {
-    for (size_t i = 0; i + 1 < n; i++) syms[i] = t->byte_sym[bytes[i]];
+void trdi_clip_word_symbols(const trdi_tokenizer *t, const unsigned char *bytes, size_t n,
+                            int32_t *syms) {
+    for (size_t i = 0; i + 1 < n; i++)
+        syms[i] = t->byte_sym[bytes[i]];
     if (n > 0) syms[n - 1] = t->byte_end_sym[bytes[n - 1]];
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* BPE                                                                                             */
+/* BPE */
 /* ---------------------------------------------------------------------------------------------- */
 
 /* CLIPTokenizer.bpe as written: find the lowest-rank adjacent pair, merge every occurrence left to
@@ -764,10 +819,11 @@ static uint64_t heap_pop(uint64_t *h, size_t *n) {
  * merged as one batch in left-to-right order, and the pairs that batch creates enter the heap only
  * after it, so that the merge order is exactly the reference loop's. Stale entries are dropped
  * when popped by re-checking the pair at their position. */
-static trdi_status bpe_fast(const trdi_tokenizer *t, int32_t *w, size_t *np) {
+static trdi_status bpe_heap(const trdi_tokenizer *t, int32_t *w, size_t *np) {
     size_t n = *np;
     if (n < 2) return TRDI_OK;
-    if (n > UINT32_MAX / 2) return trdi_fail(TRDI_ERR_INVALID_ARG, "bpe: word of %zu symbols is too long", n);
+    if (n > UINT32_MAX / 2)
+        return trdi_fail(TRDI_ERR_INVALID_ARG, "bpe: word of %zu symbols is too long", n);
     int32_t *prev = trdi_mallocn(n, sizeof(int32_t));
     int32_t *next = trdi_mallocn(n, sizeof(int32_t));
     /* Each merge pushes at most two pairs; n - 1 initial pairs. */
@@ -813,10 +869,12 @@ static trdi_status bpe_fast(const trdi_tokenizer *t, int32_t *w, size_t *np) {
                 if (r != UINT32_MAX) pending[pn++] = ((uint64_t)r << 32) | p;
             }
         }
-        for (size_t i = 0; i < pn; i++) heap_push(heap, &hn, pending[i]);
+        for (size_t i = 0; i < pn; i++)
+            heap_push(heap, &hn, pending[i]);
     }
     size_t o = 0;
-    for (int32_t i = 0; i >= 0; i = next[i]) w[o++] = w[i];
+    for (int32_t i = 0; i >= 0; i = next[i])
+        w[o++] = w[i];
     *np = o;
     free(prev);
     free(next);
@@ -825,12 +883,68 @@ static trdi_status bpe_fast(const trdi_tokenizer *t, int32_t *w, size_t *np) {
     return TRDI_OK;
 }
 
-trdi_status trdi_clip_bpe(const trdi_tokenizer *t, trdi_clip_bpe_impl impl, int32_t *syms, size_t *n) {
+/* Short words (nearly all): the reference loop's passes, but each pair's rank is kept in an array
+ * and only the pairs next to a merge are looked up again, so a pass is a plain scan. Ranks are
+ * unique per pair, so "rank == best" is "pair == the best pair". Works on the stack. */
+enum { BPE_SMALL = 64 };
+static void bpe_small(const trdi_tokenizer *t, int32_t *w, size_t *np) {
+    size_t n = *np;
+    uint32_t rk[BPE_SMALL], rk2[BPE_SMALL];
+    int32_t w2[BPE_SMALL], res[BPE_SMALL], res2[BPE_SMALL];
+    bool changed[BPE_SMALL];
+    for (size_t i = 0; i + 1 < n; i++)
+        rk[i] = merge_rank(t, w[i], w[i + 1], &res[i]);
+    while (n > 1) {
+        uint32_t best = UINT32_MAX;
+        for (size_t i = 0; i + 1 < n; i++)
+            if (rk[i] < best) best = rk[i];
+        if (best == UINT32_MAX) break;
+        size_t o = 0;
+        for (size_t i = 0; i < n;) {
+            if (i + 1 < n && rk[i] == best) {
+                w2[o] = res[i];
+                changed[o++] = true;
+                i += 2;
+            } else {
+                w2[o] = w[i];
+                rk2[o] =
+                    i + 1 < n ? rk[i] : UINT32_MAX; /* valid while its right neighbour is w[i+1] */
+                res2[o] = i + 1 < n ? res[i] : -1;
+                changed[o++] = false;
+                i++;
+            }
+        }
+        n = o;
+        for (size_t i = 0; i < n; i++) {
+            w[i] = w2[i];
+            if (i + 1 < n && (changed[i] || changed[i + 1])) {
+                rk[i] = merge_rank(t, w2[i], w2[i + 1], &res[i]);
+            } else {
+                rk[i] = rk2[i];
+                res[i] = res2[i];
+            }
+        }
+    }
+    *np = n;
+}
+
+static trdi_status bpe_fast(const trdi_tokenizer *t, int32_t *w, size_t *np) {
+    /* Up to 6 symbols the plain loop is cheapest (measured, bench_tokenizer). */
+    if (*np <= 6) return bpe_reference(t, w, np);
+    if (*np <= BPE_SMALL) {
+        bpe_small(t, w, np);
+        return TRDI_OK;
+    }
+    return bpe_heap(t, w, np);
+}
+
+trdi_status trdi_clip_bpe(const trdi_tokenizer *t, trdi_clip_bpe_impl impl, int32_t *syms,
+                          size_t *n) {
     return impl == TRDI_CLIP_BPE_REFERENCE ? bpe_reference(t, syms, n) : bpe_fast(t, syms, n);
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Encoding                                                                                        */
+/* Encoding */
 /* ---------------------------------------------------------------------------------------------- */
 
 /* Growable (id, symbol-string) output. */
@@ -867,7 +981,8 @@ typedef struct scratch {
 static trdi_status scratch_reserve(scratch *s, size_t n) {
     if (n <= s->cap) return TRDI_OK;
     size_t cap = s->cap ? s->cap : 256;
-    while (cap < n) cap *= 2;
+    while (cap < n)
+        cap *= 2;
     unsigned char *b = realloc(s->bytes, cap);
     if (!b) return trdi_fail(TRDI_ERR_NOMEM, "tokenizer: out of memory");
     s->bytes = b;
@@ -879,12 +994,13 @@ static trdi_status scratch_reserve(scratch *s, size_t n) {
 }
 
 /* BPE of one regex piece cp[0..n) and append its tokens. */
-static trdi_status encode_piece(const trdi_tokenizer *t, const int32_t *cp, size_t n, trdi_clip_bpe_impl impl,
-                                scratch *sc, tok_list *out) {
+static trdi_status encode_piece(const trdi_tokenizer *t, const int32_t *cp, size_t n,
+                                trdi_clip_bpe_impl impl, scratch *sc, tok_list *out) {
     trdi_status st = scratch_reserve(sc, 4 * n + 4);
     if (st != TRDI_OK) return st;
     size_t nb = 0;
-    for (size_t i = 0; i < n; i++) nb += (size_t)trdi_utf8_put(cp[i], (char *)sc->bytes + nb);
+    for (size_t i = 0; i < n; i++)
+        nb += (size_t)trdi_utf8_put(cp[i], (char *)sc->bytes + nb);
     size_t m = nb;
     trdi_clip_word_symbols(t, sc->bytes, nb, sc->syms);
     st = trdi_clip_bpe(t, impl, sc->syms, &m);
@@ -909,7 +1025,8 @@ static trdi_status pretokenize_and_bpe(const trdi_tokenizer *t, const int32_t *c
     size_t i = 0;
     while (i < n && st == TRDI_OK) {
         int32_t c = cp[i];
-        if (c == '<' && (match_ascii(cp, n, i, "<|startoftext|>") || match_ascii(cp, n, i, "<|endoftext|>"))) {
+        if (c == '<' &&
+            (match_ascii(cp, n, i, "<|startoftext|>") || match_ascii(cp, n, i, "<|endoftext|>"))) {
             bool sot = match_ascii(cp, n, i, "<|startoftext|>");
             int32_t s = sot ? t->sot_sym : t->eot_sym; /* CLIPTokenizer's bpe cache: no "</w>" */
             st = tok_push(out, trdi_clip_symbol_id(t, s), t->sym_str[s]);
@@ -920,8 +1037,10 @@ static trdi_status pretokenize_and_bpe(const trdi_tokenizer *t, const int32_t *c
             int32_t d = cp[i + 1] | 0x20; /* IGNORECASE; only ASCII letters follow ' here */
             int32_t e = i + 2 < n ? (cp[i + 2] | 0x20) : 0;
             size_t len = 0;
-            if (cp[i + 1] < 0x80 && (d == 's' || d == 't' || d == 'm' || d == 'd')) len = 2;
-            else if (cp[i + 1] == 0x17F) len = 2; /* LATIN SMALL LETTER LONG S folds to s */
+            if (cp[i + 1] < 0x80 && (d == 's' || d == 't' || d == 'm' || d == 'd'))
+                len = 2;
+            else if (cp[i + 1] == 0x17F)
+                len = 2; /* LATIN SMALL LETTER LONG S folds to s */
             else if (cp[i + 1] < 0x80 && i + 2 < n && cp[i + 2] < 0x80 &&
                      ((d == 'r' && e == 'e') || (d == 'v' && e == 'e') || (d == 'l' && e == 'l')))
                 len = 3;
@@ -933,15 +1052,16 @@ static trdi_status pretokenize_and_bpe(const trdi_tokenizer *t, const int32_t *c
         }
         size_t j = i;
         if (trdi_uni_is_letter(c)) {
-            while (j < n && trdi_uni_is_letter(cp[j])) j++;
+            while (j < n && trdi_uni_is_letter(cp[j]))
+                j++;
         } else if (trdi_uni_is_number(c)) {
             j = i + 1;
         } else if (trdi_uni_is_regex_space(c) || c == 0x345) {
             i++;
             continue;
         } else {
-            while (j < n && cp[j] != 0x345 && !trdi_uni_is_regex_space(cp[j]) && !trdi_uni_is_letter(cp[j]) &&
-                   !trdi_uni_is_number(cp[j]))
+            while (j < n && cp[j] != 0x345 && !trdi_uni_is_regex_space(cp[j]) &&
+                   !trdi_uni_is_letter(cp[j]) && !trdi_uni_is_number(cp[j]))
                 j++;
         }
         st = encode_piece(t, cp + i, j - i, impl, sc, out);
@@ -951,8 +1071,8 @@ static trdi_status pretokenize_and_bpe(const trdi_tokenizer *t, const int32_t *c
 }
 
 /* CLIPTokenizer._tokenize of one text chunk (between added tokens). */
-static trdi_status tokenize_chunk(const trdi_tokenizer *t, const int32_t *cp, size_t n, trdi_clip_bpe_impl impl,
-                                  scratch *sc, tok_list *out) {
+static trdi_status tokenize_chunk(const trdi_tokenizer *t, const int32_t *cp, size_t n,
+                                  trdi_clip_bpe_impl impl, scratch *sc, tok_list *out) {
     if (n == 0) return TRDI_OK;
     trdi_cpbuf norm = {0};
     trdi_status st = trdi_text_clip_normalize(cp, n, &norm);
@@ -980,15 +1100,16 @@ void trdi_tokens_clear(trdi_tokens *tk) {
     memset(tk, 0, sizeof *tk);
 }
 
-trdi_status trdi_clip_encode(const trdi_tokenizer *t, const char *prompt, size_t len, int64_t max_length,
-                             trdi_clip_bpe_impl impl, trdi_tokens *out) {
+trdi_status trdi_clip_encode(const trdi_tokenizer *t, const char *prompt, size_t len,
+                             int64_t max_length, trdi_clip_bpe_impl impl, trdi_tokens *out) {
     if (!out) return trdi_fail(TRDI_ERR_INVALID_ARG, "trdi_tokenizer_encode: out is NULL");
     memset(out, 0, sizeof *out);
     if (!t) return trdi_fail(TRDI_ERR_INVALID_ARG, "trdi_tokenizer_encode: tokenizer is NULL");
     if (!prompt) len = 0;
     if (max_length == 0) max_length = t->model_max_length;
     if (max_length < 2 || max_length > 1000000)
-        return trdi_fail(TRDI_ERR_INVALID_ARG, "trdi_tokenizer_encode: max_length must be in [2, 1000000], got %lld",
+        return trdi_fail(TRDI_ERR_INVALID_ARG,
+                         "trdi_tokenizer_encode: max_length must be in [2, 1000000], got %lld",
                          (long long)max_length);
     trdi_cpbuf cp = {0};
     tok_list toks = {0};
@@ -1004,13 +1125,15 @@ trdi_status trdi_clip_encode(const trdi_tokenizer *t, const char *prompt, size_t
         }
         size_t end = i;
         if (a && a->lstrip)
-            while (end > start && trdi_uni_is_py_space(cp.cp[end - 1])) end--;
+            while (end > start && trdi_uni_is_py_space(cp.cp[end - 1]))
+                end--;
         st = tokenize_chunk(t, cp.cp + start, end - start, impl, &sc, &toks);
         if (!a || st != TRDI_OK) break;
         st = tok_push(&toks, a->id, a->content);
         i += a->n_cp;
         if (a->rstrip)
-            while (i < cp.n && trdi_uni_is_py_space(cp.cp[i])) i++;
+            while (i < cp.n && trdi_uni_is_py_space(cp.cp[i]))
+                i++;
         start = i;
     }
     trdi_cpbuf_free(&cp);
@@ -1035,9 +1158,11 @@ trdi_status trdi_clip_encode(const trdi_tokenizer *t, const char *prompt, size_t
             memcpy((void *)out->bpe_tokens, toks.strs, toks.n * sizeof(char *));
         }
         out->input_ids[0] = t->bos_id;
-        for (int64_t k = 0; k < keep; k++) out->input_ids[1 + k] = toks.ids[k];
+        for (int64_t k = 0; k < keep; k++)
+            out->input_ids[1 + k] = toks.ids[k];
         out->input_ids[keep + 1] = t->eos_id;
-        for (int64_t k = keep + 2; k < max_length; k++) out->input_ids[k] = t->pad_id;
+        for (int64_t k = keep + 2; k < max_length; k++)
+            out->input_ids[k] = t->pad_id;
     } else {
         trdi_tokens_clear(out);
     }
@@ -1046,11 +1171,13 @@ trdi_status trdi_clip_encode(const trdi_tokenizer *t, const char *prompt, size_t
     return st;
 }
 
-trdi_status trdi_tokenizer_encode_n(const trdi_tokenizer *t, const char *prompt, size_t len, int64_t max_length,
-                                    trdi_tokens *out) {
+trdi_status trdi_tokenizer_encode_n(const trdi_tokenizer *t, const char *prompt, size_t len,
+                                    int64_t max_length, trdi_tokens *out) {
     return trdi_clip_encode(t, prompt, len, max_length, TRDI_CLIP_BPE_FAST, out);
 }
 
-trdi_status trdi_tokenizer_encode(const trdi_tokenizer *t, const char *prompt, int64_t max_length, trdi_tokens *out) {
-    return trdi_clip_encode(t, prompt, prompt ? strlen(prompt) : 0, max_length, TRDI_CLIP_BPE_FAST, out);
+trdi_status trdi_tokenizer_encode(const trdi_tokenizer *t, const char *prompt, int64_t max_length,
+                                  trdi_tokens *out) {
+    return trdi_clip_encode(t, prompt, prompt ? strlen(prompt) : 0, max_length, TRDI_CLIP_BPE_FAST,
+                            out);
 }

@@ -1,6 +1,7 @@
 /* clip_tokenizer.h -- internals of the CLIP BPE tokenizer shared with its tests and benchmark:
  * the two BPE merge implementations (fast heap-based and the plain reference loop that mirrors
- * transformers' CLIPTokenizer.bpe) and an encode that can pick either. Public API: include/trdi.h. */
+ * transformers' CLIPTokenizer.bpe) and an encode that can pick either. Public API: include/trdi.h.
+ */
 #ifndef TRDI_MODEL_CLIP_TOKENIZER_H
 #define TRDI_MODEL_CLIP_TOKENIZER_H
 
@@ -10,8 +11,9 @@
 #include <stdint.h>
 
 typedef enum trdi_clip_bpe_impl {
-    TRDI_CLIP_BPE_FAST = 0,     /* heap of candidate pairs over a linked list: O(n log n) */
-    TRDI_CLIP_BPE_REFERENCE = 1 /* CLIPTokenizer.bpe as written: rescan all pairs per merge, O(n^2) */
+    TRDI_CLIP_BPE_FAST = 0, /* heap of candidate pairs over a linked list: O(n log n) */
+    TRDI_CLIP_BPE_REFERENCE =
+        1 /* CLIPTokenizer.bpe as written: rescan all pairs per merge, O(n^2) */
 } trdi_clip_bpe_impl;
 
 /* Symbols are internal ids (every vocab string, byte symbol and merge result has one). */

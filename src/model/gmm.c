@@ -27,13 +27,13 @@ typedef struct gmm_cond {
 
 struct gmm {
     int64_t k, c, h, w, d;
-    float *means;     /* (K, D) */
-    double *logw;     /* (K) log of the normalised weights */
-    double *var;      /* (K) s_k^2 */
-    char **labels;    /* (K) NULL entries: unlabelled */
-    char **distinct;  /* (n_distinct) */
+    float *means;    /* (K, D) */
+    double *logw;    /* (K) log of the normalised weights */
+    double *var;     /* (K) s_k^2 */
+    char **labels;   /* (K) NULL entries: unlabelled */
+    char **distinct; /* (n_distinct) */
     int64_t n_distinct;
-    gmm_cond *conds;  /* every handle given out, freed with the mixture */
+    gmm_cond *conds; /* every handle given out, freed with the mixture */
 };
 
 void gmm_free(gmm *g) {
@@ -42,7 +42,8 @@ void gmm_free(gmm *g) {
     free(g->logw);
     free(g->var);
     if (g->labels)
-        for (int64_t i = 0; i < g->k; i++) free(g->labels[i]);
+        for (int64_t i = 0; i < g->k; i++)
+            free(g->labels[i]);
     free(g->labels);
     free(g->distinct); /* entries alias labels */
     for (gmm_cond *c = g->conds; c;) {
@@ -61,18 +62,21 @@ trdi_status gmm_create(int64_t k, int64_t c, int64_t h, int64_t w, const float *
     *out = NULL;
     if (k < 1) return trdi_fail(TRDI_ERR_INVALID_ARG, "mixture: needs at least one component");
     if (c < 1 || h < 1 || w < 1)
-        return trdi_fail(TRDI_ERR_INVALID_ARG, "mixture: image shape %lldx%lldx%lld must be positive",
-                         (long long)c, (long long)h, (long long)w);
+        return trdi_fail(TRDI_ERR_INVALID_ARG,
+                         "mixture: image shape %lldx%lldx%lld must be positive", (long long)c,
+                         (long long)h, (long long)w);
     if (c > 4096 || h > 16384 || w > 16384 || c * h * w > ((int64_t)1 << 28))
         return trdi_fail(TRDI_ERR_INVALID_ARG, "mixture: image shape %lldx%lldx%lld is too large",
                          (long long)c, (long long)h, (long long)w);
     if (!means || !weights || !variances)
-        return trdi_fail(TRDI_ERR_INVALID_ARG, "gmm_create: means, weights and variances are required");
+        return trdi_fail(TRDI_ERR_INVALID_ARG,
+                         "gmm_create: means, weights and variances are required");
     int64_t d = c * h * w;
     double wsum = 0;
     for (int64_t i = 0; i < k; i++) {
         if (!(isfinite(weights[i]) && weights[i] > 0))
-            return trdi_fail(TRDI_ERR_INVALID_ARG, "mixture component %lld: weight must be > 0 and finite, got %g",
+            return trdi_fail(TRDI_ERR_INVALID_ARG,
+                             "mixture component %lld: weight must be > 0 and finite, got %g",
                              (long long)i, weights[i]);
         if (!(isfinite(variances[i]) && variances[i] >= 0))
             return trdi_fail(TRDI_ERR_INVALID_ARG,
@@ -84,7 +88,8 @@ trdi_status gmm_create(int64_t k, int64_t c, int64_t h, int64_t w, const float *
         return trdi_fail(TRDI_ERR_INVALID_ARG, "mixture: the weights sum to infinity");
     for (int64_t i = 0; i < k * d; i++)
         if (!isfinite(means[i]))
-            return trdi_fail(TRDI_ERR_NUMERIC, "mixture component %lld: mean has a non-finite value",
+            return trdi_fail(TRDI_ERR_NUMERIC,
+                             "mixture component %lld: mean has a non-finite value",
                              (long long)(i / d));
     gmm *g = trdi_calloc(1, sizeof *g);
     if (!g) return trdi_fail(TRDI_ERR_NOMEM, "mixture: out of memory");
@@ -103,7 +108,8 @@ trdi_status gmm_create(int64_t k, int64_t c, int64_t h, int64_t w, const float *
             g->labels[i] = strdup(labels[i]);
             if (!g->labels[i]) goto nomem;
             int64_t j = 0;
-            while (j < g->n_distinct && strcasecmp(g->distinct[j], g->labels[i])) j++;
+            while (j < g->n_distinct && strcasecmp(g->distinct[j], g->labels[i]))
+                j++;
             if (j == g->n_distinct) g->distinct[g->n_distinct++] = g->labels[i];
         }
     }
@@ -199,7 +205,8 @@ trdi_status gmm_condition(gmm *g, const char *prompt, const void **out) {
         free(mask);
         return trdi_fail(TRDI_ERR_INVALID_ARG,
                          "prompt \"%.200s\" names none of the mixture's labels (%s); use \"\" for "
-                         "the unconditional model", prompt, list);
+                         "the unconditional model",
+                         prompt, list);
     }
     for (gmm_cond *c = g->conds; c; c = c->next)
         if (!memcmp(c->mask, mask, (size_t)g->k)) {
@@ -222,9 +229,10 @@ trdi_status gmm_condition(gmm *g, const char *prompt, const void **out) {
 
 static trdi_status check_cond(const gmm *g, const void *cond) {
     if (cond && ((const gmm_cond *)cond)->owner != g)
-        return trdi_fail(TRDI_ERR_INVALID_ARG,
-                         "conditioning handle does not belong to this model (use trdi_model_condition "
-                         "on the same model)");
+        return trdi_fail(
+            TRDI_ERR_INVALID_ARG,
+            "conditioning handle does not belong to this model (use trdi_model_condition "
+            "on the same model)");
     return TRDI_OK;
 }
 
@@ -275,11 +283,13 @@ static trdi_status eval_core(const gmm *g, const void *cond, double a, const dou
         r[i] = (mask && !mask[i]) ? 0.0 : exp(r[i] - lmax);
         z += r[i];
     }
-    for (int64_t i = 0; i < k; i++) r[i] /= z;
+    for (int64_t i = 0; i < k; i++)
+        r[i] /= z;
     if (logp) *logp = lmax + log(z) - log(wsel);
     if (!eps && !jv) return TRDI_OK;
     /* grad = -sum_k r_k u_k / v_k */
-    for (int64_t j = 0; j < d; j++) grad[j] = 0;
+    for (int64_t j = 0; j < d; j++)
+        grad[j] = 0;
     double rv_sum = 0; /* sum_k r_k / v_k */
     for (int64_t i = 0; i < k; i++) {
         if (r[i] == 0.0) continue;
@@ -287,23 +297,29 @@ static trdi_status eval_core(const gmm *g, const void *cond, double a, const dou
         double cf = r[i] / vk;
         rv_sum += cf;
         const float *mu = g->means + i * d;
-        for (int64_t j = 0; j < d; j++) grad[j] -= cf * (x[j] - sa * (double)mu[j]);
+        for (int64_t j = 0; j < d; j++)
+            grad[j] -= cf * (x[j] - sa * (double)mu[j]);
     }
     if (eps)
-        for (int64_t j = 0; j < d; j++) eps[j] = -s1a * grad[j];
+        for (int64_t j = 0; j < d; j++)
+            eps[j] = -s1a * grad[j];
     if (jv) {
         double gv = 0;
-        for (int64_t j = 0; j < d; j++) gv += grad[j] * v[j];
+        for (int64_t j = 0; j < d; j++)
+            gv += grad[j] * v[j];
         /* Hv = sum_k r_k u_k (u_k.v) / v_k^2 - v sum_k r_k / v_k - g (g.v) */
-        for (int64_t j = 0; j < d; j++) jv[j] = -rv_sum * v[j] - grad[j] * gv;
+        for (int64_t j = 0; j < d; j++)
+            jv[j] = -rv_sum * v[j] - grad[j] * gv;
         for (int64_t i = 0; i < k; i++) {
             if (r[i] == 0.0) continue;
             double vk = a * g->var[i] + (1.0 - a);
             double cf = r[i] * proj[i] / (vk * vk);
             const float *mu = g->means + i * d;
-            for (int64_t j = 0; j < d; j++) jv[j] += cf * (x[j] - sa * (double)mu[j]);
+            for (int64_t j = 0; j < d; j++)
+                jv[j] += cf * (x[j] - sa * (double)mu[j]);
         }
-        for (int64_t j = 0; j < d; j++) jv[j] *= -s1a;
+        for (int64_t j = 0; j < d; j++)
+            jv[j] *= -s1a;
     }
     return TRDI_OK;
 }
@@ -342,7 +358,8 @@ trdi_status gmm_eval(const gmm *g, const void *cond, double a, const double *x, 
 static trdi_status batch_eval(const gmm *g, double a, int64_t batch, const float *x,
                               const void *const *cond, const float *v, float *out) {
     if (!g || !x || !out || batch < 1)
-        return trdi_fail(TRDI_ERR_INVALID_ARG, "mixture: bad arguments (batch %lld)", (long long)batch);
+        return trdi_fail(TRDI_ERR_INVALID_ARG, "mixture: bad arguments (batch %lld)",
+                         (long long)batch);
     trdi_status st = check_level(a);
     if (st) return st;
     const int64_t d = g->d;
@@ -362,7 +379,8 @@ static trdi_status batch_eval(const gmm *g, double a, int64_t batch, const float
             xd[j] = xb[j];
             if (v) vd[j] = v[b * d + j];
             if (!isfinite(xd[j]) || (v && !isfinite(vd[j]))) {
-                st = trdi_fail(TRDI_ERR_NUMERIC, "mixture: non-finite input in batch item %lld at index %lld",
+                st = trdi_fail(TRDI_ERR_NUMERIC,
+                               "mixture: non-finite input in batch item %lld at index %lld",
                                (long long)b, (long long)j);
                 break;
             }
@@ -372,7 +390,8 @@ static trdi_status batch_eval(const gmm *g, double a, int64_t batch, const float
         st = v ? eval_core(g, cb, a, xd, NULL, NULL, vd, res, r, r + g->k, grad)
                : eval_core(g, cb, a, xd, NULL, res, NULL, NULL, r, r + g->k, grad);
         if (st) break;
-        for (int64_t j = 0; j < d; j++) out[b * d + j] = (float)res[j];
+        for (int64_t j = 0; j < d; j++)
+            out[b * d + j] = (float)res[j];
     }
     free(buf);
     free(r);
@@ -384,8 +403,8 @@ trdi_status gmm_predict(const gmm *g, double a, int64_t batch, const float *x,
     return batch_eval(g, a, batch, x, cond, NULL, eps);
 }
 
-trdi_status gmm_vjp(const gmm *g, double a, int64_t batch, const float *x,
-                    const void *const *cond, const float *v, float *out) {
+trdi_status gmm_vjp(const gmm *g, double a, int64_t batch, const float *x, const void *const *cond,
+                    const float *v, float *out) {
     if (!v) return trdi_fail(TRDI_ERR_INVALID_ARG, "mixture vjp: v is NULL");
     return batch_eval(g, a, batch, x, cond, v, out);
 }

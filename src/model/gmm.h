@@ -52,13 +52,14 @@ trdi_status gmm_eval(const gmm *g, const void *cond, double a, const double *x, 
  * handles (NULL entries select all). Internally double. */
 trdi_status gmm_predict(const gmm *g, double a, int64_t batch, const float *x,
                         const void *const *cond, float *eps);
-trdi_status gmm_vjp(const gmm *g, double a, int64_t batch, const float *x,
-                    const void *const *cond, const float *v, float *out);
+trdi_status gmm_vjp(const gmm *g, double a, int64_t batch, const float *x, const void *const *cond,
+                    const float *v, float *out);
 
 /* ---- construction helpers (gmm_build.c) ---- */
 
 /* Names of the procedural patterns: "circle", "stripes", "checker", "gradient" (the built-in
- * mixture's components) and "scene" (the built-in test image, not a component). */
+ * mixture's components), "scene" (the built-in test image, a circle-class variant that is not a
+ * component) and "landscape" (an out-of-distribution image). */
 bool gmm_pattern_exists(const char *name);
 /* Renders pattern `name` as a width x height image with 1 or 3 channels (deterministic). */
 trdi_status gmm_pattern_render(const char *name, int64_t width, int64_t height, int64_t channels,

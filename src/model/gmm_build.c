@@ -20,7 +20,8 @@
 /* Procedural patterns                                                                        */
 /* ---------------------------------------------------------------------------------------- */
 
-static const char *const pattern_names[] = {"circle", "stripes", "checker", "gradient", "scene"};
+static const char *const pattern_names[] = {"circle",   "stripes", "checker",
+                                            "gradient", "scene",   "landscape"};
 enum { N_PATTERNS = sizeof pattern_names / sizeof pattern_names[0] };
 
 bool gmm_pattern_exists(const char *name) {
@@ -35,7 +36,8 @@ static double clamp01(double v) {
 }
 
 static void mix(double *dst, const double *a, const double *b, double t) {
-    for (int i = 0; i < 3; i++) dst[i] = a[i] * (1 - t) + b[i] * t;
+    for (int i = 0; i < 3; i++)
+        dst[i] = a[i] * (1 - t) + b[i] * t;
 }
 
 /* Coverage in [0, 1] of a disc of radius r (pixels) at pixel distance dist: a one-pixel soft edge,
@@ -69,10 +71,23 @@ static void pattern_rgb(int p, int64_t x, int64_t y, int64_t w, int64_t h, doubl
     case 3: { /* gradient: blue to orange, left to right, slightly darker at the top */
         static const double a[3] = {40, 60, 200}, b[3] = {250, 160, 40};
         mix(rgb, a, b, u);
-        for (int i = 0; i < 3; i++) rgb[i] *= 0.8 + 0.2 * v;
+        for (int i = 0; i < 3; i++)
+            rgb[i] *= 0.8 + 0.2 * v;
         break;
     }
-    default: { /* scene: a diagonal sky-to-grass gradient, a pale square and a small sun */
+    case 4: { /* scene (the built-in test image): an orange sun, off-centre and smaller than
+               * the circle, over a dusk gradient. A variant of the "circle" class rather than an
+               * outlier: the exact ODE then stays with one component instead of switching
+               * abruptly between components, a switch no integer timestep grid resolves. */
+        static const double dusk[3] = {15, 25, 60}, sun[3] = {240, 130, 40};
+        for (int i = 0; i < 3; i++)
+            rgb[i] = dusk[i] * (0.7 + 0.3 * (u + v));
+        double dx = (u - 0.42) * (double)w, dy = (v - 0.56) * (double)h;
+        mix(rgb, rgb, sun, disc(sqrt(dx * dx + dy * dy), 0.25 * side));
+        break;
+    }
+    default: { /* landscape: a sky-to-grass gradient, a pale square and a small sun; far from
+                * every built-in component (an out-of-distribution image) */
         static const double sky[3] = {90, 140, 200}, grass[3] = {60, 110, 50};
         static const double box[3] = {200, 190, 170}, sun[3] = {250, 220, 80};
         mix(rgb, sky, grass, clamp01(0.5 * (u + v)));
@@ -92,9 +107,11 @@ trdi_status gmm_pattern_render(const char *name, int64_t width, int64_t height, 
     for (int i = 0; i < N_PATTERNS && name; i++)
         if (!strcmp(name, pattern_names[i])) p = i;
     if (p < 0)
-        return trdi_fail(TRDI_ERR_INVALID_ARG,
-                         "unknown pattern \"%s\" (known: circle, stripes, checker, gradient, scene)",
-                         name ? name : "(null)");
+        return trdi_fail(
+            TRDI_ERR_INVALID_ARG,
+            "unknown pattern \"%s\" (known: circle, stripes, checker, gradient, scene, "
+            "landscape)",
+            name ? name : "(null)");
     trdi_image rgb = {0};
     trdi_status st = trdi_image_alloc(width, height, 3, &rgb);
     if (st) return st;
@@ -125,7 +142,7 @@ typedef struct {
     trdi_image *img; /* (n) images, fitted to the final size at the end */
     char **label;    /* (n) owned, may be NULL */
     double *weight, *var;
-    char **origin;   /* (n) file or pattern name for messages */
+    char **origin; /* (n) file or pattern name for messages */
 } comp_list;
 
 static void comp_list_free(comp_list *l) {
@@ -177,17 +194,19 @@ static trdi_status comp_list_add(comp_list *l, trdi_image *img, const char *labe
 
 /* Fits every image to (w, h, c) when `explicit_size`, else requires them to match it, then builds
  * the mixture (means = p / 127.5 - 1, as the identity VAE encodes). */
-static trdi_status comp_list_build(comp_list *l, int64_t w, int64_t h, int64_t c, bool explicit_size,
-                                   gmm **out) {
+static trdi_status comp_list_build(comp_list *l, int64_t w, int64_t h, int64_t c,
+                                   bool explicit_size, gmm **out) {
     *out = NULL;
     int64_t d = w * h * c;
     for (int64_t i = 0; i < l->n; i++) {
         trdi_image *im = &l->img[i];
         if (!explicit_size && (im->width != w || im->height != h))
-            return trdi_fail(TRDI_ERR_INVALID_ARG,
-                             "%s: image is %lldx%lld but the mixture's first image is %lldx%lld (give "
-                             "a width and height to resize them all)", l->origin[i],
-                             (long long)im->width, (long long)im->height, (long long)w, (long long)h);
+            return trdi_fail(
+                TRDI_ERR_INVALID_ARG,
+                "%s: image is %lldx%lld but the mixture's first image is %lldx%lld (give "
+                "a width and height to resize them all)",
+                l->origin[i], (long long)im->width, (long long)im->height, (long long)w,
+                (long long)h);
         if (im->width != w || im->height != h || im->channels != c) {
             trdi_image fit;
             trdi_status st = trdi_image_fit(im, w, h, c, &fit);
@@ -200,7 +219,8 @@ static trdi_status comp_list_build(comp_list *l, int64_t w, int64_t h, int64_t c
         }
     }
     float *means = trdi_mallocn((size_t)l->n, (size_t)d * sizeof *means);
-    if (!means) return trdi_fail(TRDI_ERR_NOMEM, "mixture: out of memory for %lld means", (long long)l->n);
+    if (!means)
+        return trdi_fail(TRDI_ERR_NOMEM, "mixture: out of memory for %lld means", (long long)l->n);
     for (int64_t i = 0; i < l->n; i++) {
         /* (H, W, C) uint8 -> (C, H, W) in [-1, 1] */
         const trdi_image *im = &l->img[i];
@@ -209,8 +229,8 @@ static trdi_status comp_list_build(comp_list *l, int64_t w, int64_t h, int64_t c
             for (int64_t p = 0; p < w * h; p++)
                 m[ch * w * h + p] = 2.0f * ((float)im->data[p * c + ch] / 255.0f) - 1.0f;
     }
-    trdi_status st = gmm_create(l->n, c, h, w, means, l->weight, l->var,
-                                (const char *const *)l->label, out);
+    trdi_status st =
+        gmm_create(l->n, c, h, w, means, l->weight, l->var, (const char *const *)l->label, out);
     free(means);
     return st;
 }
@@ -328,7 +348,8 @@ trdi_status gmm_build_folder(const char *dir, const trdi_model_params *p, gmm **
         }
         free(path);
     }
-    for (size_t i = 0; i < n; i++) free(names[i]);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
     free(names);
     if (!st) {
         bool expl = p->width > 0;
@@ -367,7 +388,8 @@ static trdi_status json_number(const cJSON *obj, const char *key, const char *wh
     if (found) *found = it != NULL;
     if (!it) return TRDI_OK;
     if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble))
-        return trdi_fail(TRDI_ERR_INVALID_ARG, "%s: field \"%s\" must be a finite number", where, key);
+        return trdi_fail(TRDI_ERR_INVALID_ARG, "%s: field \"%s\" must be a finite number", where,
+                         key);
     *out = it->valuedouble;
     return TRDI_OK;
 }
@@ -380,8 +402,9 @@ static trdi_status json_int(const cJSON *obj, const char *key, const char *where
     if (found) *found = f;
     if (st || !f) return st;
     if (v != floor(v) || v < (double)lo || v > (double)hi)
-        return trdi_fail(TRDI_ERR_INVALID_ARG, "%s: field \"%s\" must be an integer in [%lld, %lld], got %g",
-                         where, key, (long long)lo, (long long)hi, v);
+        return trdi_fail(TRDI_ERR_INVALID_ARG,
+                         "%s: field \"%s\" must be an integer in [%lld, %lld], got %g", where, key,
+                         (long long)lo, (long long)hi, v);
     *out = (int64_t)v;
     return TRDI_OK;
 }
@@ -397,13 +420,12 @@ static trdi_status json_string(const cJSON *obj, const char *key, const char *wh
 }
 
 static trdi_status json_noise(const cJSON *ns, const char *path, trdi_noise_config *cfg) {
-    static const char *const keys[] = {"beta_schedule", "beta_start", "beta_end",
-                                       "num_train_timesteps", "steps_offset", "set_alpha_to_one",
-                                       "timestep_spacing", "prediction_type", NULL};
+    static const char *const keys[] = {"beta_schedule",       "beta_start",      "beta_end",
+                                       "num_train_timesteps", "steps_offset",    "set_alpha_to_one",
+                                       "timestep_spacing",    "prediction_type", NULL};
     char where[300];
     snprintf(where, sizeof where, "%s: noise_schedule", path);
-    if (!cJSON_IsObject(ns))
-        return trdi_fail(TRDI_ERR_INVALID_ARG, "%s must be an object", where);
+    if (!cJSON_IsObject(ns)) return trdi_fail(TRDI_ERR_INVALID_ARG, "%s must be an object", where);
     trdi_status st = json_only_keys(ns, where, keys);
     if (st) return st;
     const char *s = NULL;
@@ -421,17 +443,19 @@ static trdi_status json_noise(const cJSON *ns, const char *path, trdi_noise_conf
     if (s && strcmp(s, "epsilon"))
         return trdi_fail(TRDI_ERR_INVALID_ARG,
                          "%s: prediction_type \"%s\": the mixture predicts noise, only \"epsilon\" "
-                         "is meaningful", where, s);
+                         "is meaningful",
+                         where, s);
     if ((st = json_number(ns, "beta_start", where, &cfg->beta_start, NULL))) return st;
     if ((st = json_number(ns, "beta_end", where, &cfg->beta_end, NULL))) return st;
-    if ((st = json_int(ns, "num_train_timesteps", where, 1, 100000, &cfg->num_train_timesteps, NULL)))
+    if ((st = json_int(ns, "num_train_timesteps", where, 1, 100000, &cfg->num_train_timesteps,
+                       NULL)))
         return st;
     if ((st = json_int(ns, "steps_offset", where, 0, 100000, &cfg->steps_offset, NULL))) return st;
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(ns, "set_alpha_to_one");
     if (b) {
         if (!cJSON_IsBool(b))
-            return trdi_fail(TRDI_ERR_INVALID_ARG, "%s: field \"set_alpha_to_one\" must be true or false",
-                             where);
+            return trdi_fail(TRDI_ERR_INVALID_ARG,
+                             "%s: field \"set_alpha_to_one\" must be true or false", where);
         cfg->set_alpha_to_one = cJSON_IsTrue(b);
     }
     return TRDI_OK;
@@ -463,9 +487,11 @@ static trdi_status json_source(const cJSON *obj, const char *where, const char *
                          where);
     if (pattern) {
         if (!gmm_pattern_exists(pattern))
-            return trdi_fail(TRDI_ERR_INVALID_ARG,
-                             "%s: unknown pattern \"%s\" (known: circle, stripes, checker, gradient, scene)",
-                             where, pattern);
+            return trdi_fail(
+                TRDI_ERR_INVALID_ARG,
+                "%s: unknown pattern \"%s\" (known: circle, stripes, checker, gradient, scene, "
+                "landscape)",
+                where, pattern);
         *origin = strdup(where);
         if (!*origin) return trdi_fail(TRDI_ERR_NOMEM, "out of memory");
         /* Without a known size a pattern waits for the first image; render at 1x1 placeholder. */
@@ -521,9 +547,11 @@ trdi_status gmm_build_json(const char *path, const trdi_model_params *p, gmm **o
     char *base = dir_of(path);
     comp_list l = {0};
     char where[400];
-    static const char *const root_keys[] = {"width", "height", "channels", "variance", "components",
-                                            "test_image", "noise_schedule", NULL};
-    static const char *const comp_keys[] = {"label", "weight", "variance", "pattern", "image", NULL};
+    static const char *const root_keys[] = {"width",          "height",     "channels",
+                                            "variance",       "components", "test_image",
+                                            "noise_schedule", NULL};
+    static const char *const comp_keys[] = {"label",   "weight", "variance",
+                                            "pattern", "image",  NULL};
     static const char *const test_keys[] = {"pattern", "image", NULL};
     int64_t w = p->width, h = p->height, c = p->channels;
     double var = p->variance;
@@ -538,7 +566,8 @@ trdi_status gmm_build_json(const char *path, const trdi_model_params *p, gmm **o
     if (!st) st = json_int(root, "height", path, 1, 16384, &jh, &fh);
     if (!st) st = json_int(root, "channels", path, 1, 3, &jc, &fc);
     if (!st && fw != fh)
-        st = trdi_fail(TRDI_ERR_INVALID_ARG, "%s: give both \"width\" and \"height\" or neither", path);
+        st = trdi_fail(TRDI_ERR_INVALID_ARG, "%s: give both \"width\" and \"height\" or neither",
+                       path);
     if (!st && fc && jc == 2)
         st = trdi_fail(TRDI_ERR_INVALID_ARG, "%s: \"channels\" must be 1 or 3", path);
     if (!st && fw) w = jw, h = jh; /* the JSON's size wins over params */
@@ -548,14 +577,17 @@ trdi_status gmm_build_json(const char *path, const trdi_model_params *p, gmm **o
         double jv = 0;
         st = json_number(root, "variance", path, &jv, &fv);
         if (!st && fv) {
-            if (jv < 0) st = trdi_fail(TRDI_ERR_INVALID_ARG, "%s: \"variance\" must be >= 0, got %g", path, jv);
+            if (jv < 0)
+                st = trdi_fail(TRDI_ERR_INVALID_ARG, "%s: \"variance\" must be >= 0, got %g", path,
+                               jv);
             var = jv;
         }
     }
     if (!st) {
         comps = cJSON_GetObjectItemCaseSensitive(root, "components");
         if (!cJSON_IsArray(comps) || cJSON_GetArraySize(comps) == 0)
-            st = trdi_fail(TRDI_ERR_INVALID_ARG, "%s: \"components\" must be a non-empty array", path);
+            st = trdi_fail(TRDI_ERR_INVALID_ARG, "%s: \"components\" must be a non-empty array",
+                           path);
     }
     bool size_known = w > 0;
     int64_t idx = 0;
@@ -572,11 +604,13 @@ trdi_status gmm_build_json(const char *path, const trdi_model_params *p, gmm **o
         if ((st = json_number(it, "weight", where, &weight, NULL))) break;
         if ((st = json_number(it, "variance", where, &cv, NULL))) break;
         if (!(weight > 0)) {
-            st = trdi_fail(TRDI_ERR_INVALID_ARG, "%s: \"weight\" must be > 0, got %g", where, weight);
+            st = trdi_fail(TRDI_ERR_INVALID_ARG, "%s: \"weight\" must be > 0, got %g", where,
+                           weight);
             break;
         }
         if (!(cv >= 0)) {
-            st = trdi_fail(TRDI_ERR_INVALID_ARG, "%s: \"variance\" must be >= 0, got %g", where, cv);
+            st =
+                trdi_fail(TRDI_ERR_INVALID_ARG, "%s: \"variance\" must be >= 0, got %g", where, cv);
             break;
         }
         trdi_image im;

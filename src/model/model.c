@@ -26,7 +26,7 @@ struct trdi_model {
 trdi_model_params trdi_model_default_params(void) {
     trdi_model_params p;
     memset(&p, 0, sizeof p);
-    p.variance = 0.01;
+    p.variance = 0.05;
     return p;
 }
 
@@ -136,16 +136,18 @@ trdi_status trdi_model_load(const char *spec, const trdi_model_params *p, trdi_m
         bool diffusers = stat(idx, &sb) == 0;
         free(idx);
         if (diffusers)
-            return trdi_fail(TRDI_ERR_UNSUPPORTED,
-                             "%s: a diffusers model folder; Stable Diffusion models are not supported "
-                             "yet (use \"builtin\", a folder of images or a .json mixture)", spec);
+            return trdi_fail(
+                TRDI_ERR_UNSUPPORTED,
+                "%s: a diffusers model folder; Stable Diffusion models are not supported "
+                "yet (use \"builtin\", a folder of images or a .json mixture)",
+                spec);
         st = gmm_build_folder(spec, p, &g, &test);
     } else if (ends_with_ci(spec, ".json")) {
         st = gmm_build_json(spec, p, &g, &test, &cfg);
     } else {
-        return trdi_fail(stat(spec, &sb) == 0 ? TRDI_ERR_INVALID_ARG : TRDI_ERR_IO,
-                         "model \"%s\": not \"builtin\", an existing folder or a .json mixture file",
-                         spec);
+        return trdi_fail(
+            stat(spec, &sb) == 0 ? TRDI_ERR_INVALID_ARG : TRDI_ERR_IO,
+            "model \"%s\": not \"builtin\", an existing folder or a .json mixture file", spec);
     }
     if (st) return st;
     trdi_noise_schedule *sched = NULL;
@@ -190,7 +192,8 @@ static trdi_status denoiser_vjp(void *ctx, int64_t batch, const float *x, int64_
     if (!x || !v || !out)
         return trdi_fail(TRDI_ERR_INVALID_ARG, "denoiser vjp: x, v and out are required");
     if (!m->ops->vjp)
-        return trdi_fail(TRDI_ERR_UNSUPPORTED, "model \"%s\" has no gradients (J^T v)", m->ops->kind);
+        return trdi_fail(TRDI_ERR_UNSUPPORTED, "model \"%s\" has no gradients (J^T v)",
+                         m->ops->kind);
     trdi_status st = check_t(m, t, batch);
     if (st) return st;
     return m->ops->vjp(m->impl, m->sched, batch, x, t, cond, v, out);
@@ -198,7 +201,8 @@ static trdi_status denoiser_vjp(void *ctx, int64_t batch, const float *x, int64_
 
 trdi_status trdi_model_denoiser(trdi_model *m, trdi_denoiser *out) {
     if (out) memset(out, 0, sizeof *out);
-    if (!m || !out) return trdi_fail(TRDI_ERR_INVALID_ARG, "trdi_model_denoiser: model or out is NULL");
+    if (!m || !out)
+        return trdi_fail(TRDI_ERR_INVALID_ARG, "trdi_model_denoiser: model or out is NULL");
     out->ctx = m;
     out->channels = m->lc;
     out->height = m->lh;
@@ -247,12 +251,14 @@ void trdi_model_latent_shape(const trdi_model *m, int64_t *channels, int64_t *he
 
 trdi_status trdi_model_prepare_image(const trdi_model *m, const trdi_image *in, trdi_image *out) {
     if (out) memset(out, 0, sizeof *out);
-    if (!m || !out) return trdi_fail(TRDI_ERR_INVALID_ARG, "trdi_model_prepare_image: model or out is NULL");
+    if (!m || !out)
+        return trdi_fail(TRDI_ERR_INVALID_ARG, "trdi_model_prepare_image: model or out is NULL");
     return trdi_image_fit(in, m->iw, m->ih, m->ic, out);
 }
 
 trdi_status trdi_model_encode(trdi_model *m, const trdi_image *img, float *latent) {
-    if (!m || !latent) return trdi_fail(TRDI_ERR_INVALID_ARG, "trdi_model_encode: model or latent is NULL");
+    if (!m || !latent)
+        return trdi_fail(TRDI_ERR_INVALID_ARG, "trdi_model_encode: model or latent is NULL");
     trdi_status st = trdi_image_check(img, "encode");
     if (st) return st;
     if (img->width != m->iw || img->height != m->ih || img->channels != m->ic)
@@ -278,8 +284,8 @@ trdi_status trdi_model_decode(trdi_model *m, const float *latent, trdi_image *ou
     int64_t hw = m->ih * m->iw, c = m->ic;
     for (int64_t i = 0; i < hw * c; i++)
         if (!isfinite(latent[i]))
-            return trdi_fail(TRDI_ERR_NUMERIC, "decode: latent has a non-finite value at index %lld",
-                             (long long)i);
+            return trdi_fail(TRDI_ERR_NUMERIC,
+                             "decode: latent has a non-finite value at index %lld", (long long)i);
     trdi_status st = trdi_image_alloc(m->iw, m->ih, c, out);
     if (st) return st;
     /* diffusers: (z / 2 + 0.5).clamp(0, 1), then round(255 x) with ties to even, in float32. */
@@ -294,8 +300,11 @@ trdi_status trdi_model_decode(trdi_model *m, const float *latent, trdi_image *ou
 
 trdi_status trdi_model_builtin_test_image(const trdi_model *m, trdi_image *out) {
     if (out) memset(out, 0, sizeof *out);
-    if (!m || !out) return trdi_fail(TRDI_ERR_INVALID_ARG, "trdi_model_builtin_test_image: model or out is NULL");
+    if (!m || !out)
+        return trdi_fail(TRDI_ERR_INVALID_ARG,
+                         "trdi_model_builtin_test_image: model or out is NULL");
     if (!m->test.data)
-        return trdi_fail(TRDI_ERR_UNSUPPORTED, "model \"%s\" has no built-in test image", m->ops->kind);
+        return trdi_fail(TRDI_ERR_UNSUPPORTED, "model \"%s\" has no built-in test image",
+                         m->ops->kind);
     return trdi_image_copy(&m->test, out);
 }

@@ -10,11 +10,11 @@ typedef struct trdi_model_ops {
     void (*destroy)(void *impl);
     /* Conditioning handle of a prompt, owned by impl (see trdi_model_condition). */
     trdi_status (*condition)(void *impl, const char *prompt, const void **out);
-    int64_t (*num_labels)(const void *impl);                 /* may be NULL: 0 labels */
-    const char *(*label)(const void *impl, int64_t i);       /* may be NULL */
+    int64_t (*num_labels)(const void *impl);           /* may be NULL: 0 labels */
+    const char *(*label)(const void *impl, int64_t i); /* may be NULL */
     /* eps for (batch, C, H, W) latents at timestep t; t already range-checked. */
-    trdi_status (*predict)(void *impl, const trdi_noise_schedule *s, int64_t batch,
-                           const float *x, int64_t t, const void *const *cond, float *eps);
+    trdi_status (*predict)(void *impl, const trdi_noise_schedule *s, int64_t batch, const float *x,
+                           int64_t t, const void *const *cond, float *eps);
     /* J^T v; NULL when the model has no gradients. */
     trdi_status (*vjp)(void *impl, const trdi_noise_schedule *s, int64_t batch, const float *x,
                        int64_t t, const void *const *cond, const float *v, float *out);

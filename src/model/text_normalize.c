@@ -12,7 +12,7 @@
 #include <utf8proc.h>
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Code point buffers and UTF-8                                                                    */
+/* Code point buffers and UTF-8 */
 /* ---------------------------------------------------------------------------------------------- */
 
 void trdi_cpbuf_free(trdi_cpbuf *b) {
@@ -28,7 +28,8 @@ static trdi_status cpbuf_reserve(trdi_cpbuf *b, size_t extra) {
     size_t need = b->n + extra;
     if (need <= b->cap) return TRDI_OK;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     int32_t *p = realloc(b->cp, cap * sizeof(int32_t));
     if (!p) return trdi_fail(TRDI_ERR_NOMEM, "text buffer: out of memory (%zu code points)", cap);
     b->cp = p;
@@ -149,7 +150,8 @@ trdi_status trdi_utf8_encode(const int32_t *cp, size_t n, char **out, size_t *ou
     char *s = malloc(n * 4 + 1);
     if (!s) return trdi_fail(TRDI_ERR_NOMEM, "utf-8 encode: out of memory");
     size_t len = 0;
-    for (size_t i = 0; i < n; i++) len += (size_t)trdi_utf8_put(cp[i], s + len);
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)trdi_utf8_put(cp[i], s + len);
     s[len] = '\0';
     *out = s;
     if (out_len) *out_len = len;
@@ -157,7 +159,7 @@ trdi_status trdi_utf8_encode(const int32_t *cp, size_t n, char **out, size_t *ou
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Character classes                                                                               */
+/* Character classes */
 /* ---------------------------------------------------------------------------------------------- */
 
 bool trdi_uni_is_letter(int32_t c) {
@@ -167,8 +169,10 @@ bool trdi_uni_is_letter(int32_t c) {
     case UTF8PROC_CATEGORY_LL:
     case UTF8PROC_CATEGORY_LT:
     case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_LO: return true;
-    default: return false;
+    case UTF8PROC_CATEGORY_LO:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -177,8 +181,10 @@ bool trdi_uni_is_number(int32_t c) {
     switch (utf8proc_category(c)) {
     case UTF8PROC_CATEGORY_ND:
     case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_NO: return true;
-    default: return false;
+    case UTF8PROC_CATEGORY_NO:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -193,8 +199,10 @@ bool trdi_uni_is_regex_space(int32_t c) {
     case 0x2029:
     case 0x202F:
     case 0x205F:
-    case 0x3000: return true;
-    default: return c >= 0x2000 && c <= 0x200A;
+    case 0x3000:
+        return true;
+    default:
+        return c >= 0x2000 && c <= 0x200A;
     }
 }
 
@@ -204,7 +212,7 @@ bool trdi_uni_is_py_space(int32_t c) {
 }
 
 /* ---------------------------------------------------------------------------------------------- */
-/* ftfy fixes                                                                                      */
+/* ftfy fixes */
 /* ---------------------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -256,7 +264,8 @@ static int32_t numeric_charref(const int32_t *body, size_t len) {
     size_t start = hex ? 1 : 0;
     if (len <= start) return -1;
     for (size_t i = start; i < len; i++) {
-        int d = hex ? hex_value(body[i]) : ((body[i] >= '0' && body[i] <= '9') ? body[i] - '0' : -1);
+        int d =
+            hex ? hex_value(body[i]) : ((body[i] >= '0' && body[i] <= '9') ? body[i] - '0' : -1);
         if (d < 0) return -1; /* html.unescape stops early; the ';' survives -> keep */
         num = num * (hex ? 16u : 10u) + (uint32_t)d;
         if (num > 0x110000) num = 0x110000; /* saturate: anything above U+10FFFF is U+FFFD */
@@ -266,7 +275,8 @@ static int32_t numeric_charref(const int32_t *body, size_t len) {
     if (num >= 0x80 && num <= 0x9F) return cp1252_c1[num - 0x80];
     if ((num >= 0xD800 && num <= 0xDFFF) || num > 0x10FFFF) return 0xFFFD;
     if ((num >= 0x01 && num <= 0x08) || num == 0x0B || (num >= 0x0E && num <= 0x1F) ||
-        (num >= 0x7F && num <= 0x9F) || (num >= 0xFDD0 && num <= 0xFDEF) || (num & 0xFFFE) == 0xFFFE)
+        (num >= 0x7F && num <= 0x9F) || (num >= 0xFDD0 && num <= 0xFDEF) ||
+        (num & 0xFFFE) == 0xFFFE)
         return -2;
     if (num == ';') return -1; /* ftfy: "the semicolon should be consumed" */
     return (int32_t)num;
@@ -285,7 +295,8 @@ static trdi_status fix_unescape_html(const int32_t *in, size_t n, trdi_cpbuf *ou
         bool numeric = j < n && in[j] == '#';
         if (numeric) j++;
         size_t run = 0;
-        while (j + run < n && is_ascii_alnum(in[j + run]) && run <= 24) run++;
+        while (j + run < n && is_ascii_alnum(in[j + run]) && run <= 24)
+            run++;
         if (run < 1 || run > 24 || j + run >= n || in[j + run] != ';') {
             st = trdi_cpbuf_push(out, in[i++]);
             continue;
@@ -300,7 +311,8 @@ static trdi_status fix_unescape_html(const int32_t *in, size_t n, trdi_cpbuf *ou
         } else {
             char name[32];
             size_t k = 0;
-            for (size_t q = i; q < end; q++) name[k++] = (char)in[q];
+            for (size_t q = i; q < end; q++)
+                name[k++] = (char)in[q];
             name[k] = '\0';
             const html_entity *e = find_entity(name);
             if (e)
@@ -316,29 +328,52 @@ static trdi_status fix_unescape_html(const int32_t *in, size_t n, trdi_cpbuf *ou
 /* fix_latin_ligatures: ftfy's LIGATURES table; returns the replacement or NULL. */
 static const char *ligature(int32_t c) {
     switch (c) {
-    case 0x0132: return "IJ";
-    case 0x0133: return "ij";
-    case 0x0149: return "\xCA\xBCn"; /* U+02BC n */
-    case 0x01F1: return "DZ";
-    case 0x01F2: return "Dz";
-    case 0x01F3: return "dz";
-    case 0x01C4: return "D\xC5\xBD"; /* D U+017D */
-    case 0x01C5: return "D\xC5\xBE"; /* D U+017E */
-    case 0x01C6: return "d\xC5\xBE";
-    case 0x01C7: return "LJ";
-    case 0x01C8: return "Lj";
-    case 0x01C9: return "lj";
-    case 0x01CA: return "NJ";
-    case 0x01CB: return "Nj";
-    case 0x01CC: return "nj";
-    case 0xFB00: return "ff";
-    case 0xFB01: return "fi";
-    case 0xFB02: return "fl";
-    case 0xFB03: return "ffi";
-    case 0xFB04: return "ffl";
-    case 0xFB05: return "\xC5\xBFt"; /* U+017F t */
-    case 0xFB06: return "st";
-    default: return NULL;
+    case 0x0132:
+        return "IJ";
+    case 0x0133:
+        return "ij";
+    case 0x0149:
+        return "\xCA\xBCn"; /* U+02BC n */
+    case 0x01F1:
+        return "DZ";
+    case 0x01F2:
+        return "Dz";
+    case 0x01F3:
+        return "dz";
+    case 0x01C4:
+        return "D\xC5\xBD"; /* D U+017D */
+    case 0x01C5:
+        return "D\xC5\xBE"; /* D U+017E */
+    case 0x01C6:
+        return "d\xC5\xBE";
+    case 0x01C7:
+        return "LJ";
+    case 0x01C8:
+        return "Lj";
+    case 0x01C9:
+        return "lj";
+    case 0x01CA:
+        return "NJ";
+    case 0x01CB:
+        return "Nj";
+    case 0x01CC:
+        return "nj";
+    case 0xFB00:
+        return "ff";
+    case 0xFB01:
+        return "fi";
+    case 0xFB02:
+        return "fl";
+    case 0xFB03:
+        return "ffi";
+    case 0xFB04:
+        return "ffl";
+    case 0xFB05:
+        return "\xC5\xBFt"; /* U+017F t */
+    case 0xFB06:
+        return "st";
+    default:
+        return NULL;
     }
 }
 
@@ -402,8 +437,10 @@ static trdi_status fix_chars(const int32_t *in, size_t n, trdi_cpbuf *out, trdi_
             }
             continue;
         }
-        if (c == 0x02BC || (c >= 0x2018 && c <= 0x201B)) c = '\'';
-        else if (c >= 0x201C && c <= 0x201F) c = '"';
+        if (c == 0x02BC || (c >= 0x2018 && c <= 0x201B))
+            c = '\'';
+        else if (c >= 0x201C && c <= 0x201F)
+            c = '"';
         st = trdi_cpbuf_push(tmp, c);
     }
     if (st != TRDI_OK) return st;
@@ -425,9 +462,11 @@ static trdi_status fix_chars(const int32_t *in, size_t n, trdi_cpbuf *out, trdi_
     for (size_t i = 0; i < out->n && st == TRDI_OK; i++) {
         if (out->cp[i] == 0x1B && i + 1 < out->n && out->cp[i + 1] == '[') {
             size_t j = i + 2;
-            while (j < out->n && (is_py_digit(out->cp[j]) || out->cp[j] == ';')) j++;
+            while (j < out->n && (is_py_digit(out->cp[j]) || out->cp[j] == ';'))
+                j++;
             if (j < out->n && out->cp[j] < 0x80 &&
-                ((out->cp[j] >= 'a' && out->cp[j] <= 'z') || (out->cp[j] >= 'A' && out->cp[j] <= 'Z'))) {
+                ((out->cp[j] >= 'a' && out->cp[j] <= 'z') ||
+                 (out->cp[j] >= 'A' && out->cp[j] <= 'Z'))) {
                 i = j;
                 continue;
             }
@@ -446,7 +485,8 @@ static trdi_status fix_chars(const int32_t *in, size_t n, trdi_cpbuf *out, trdi_
 static trdi_status nfc(const int32_t *in, size_t n, trdi_cpbuf *out) {
     out->n = 0;
     bool ascii = true;
-    for (size_t i = 0; i < n && ascii; i++) ascii = in[i] < 0x80;
+    for (size_t i = 0; i < n && ascii; i++)
+        ascii = in[i] < 0x80;
     if (ascii) return trdi_cpbuf_append(out, in, n); /* NFC is the identity on ASCII */
     char *s = NULL;
     size_t len = 0;
@@ -508,7 +548,8 @@ trdi_status trdi_text_ftfy(const int32_t *in, size_t n, trdi_cpbuf *out) {
     trdi_status st = TRDI_OK;
     while (pos < n && st == TRDI_OK) {
         size_t end = pos;
-        while (end < n && in[end] != '\n') end++;
+        while (end < n && in[end] != '\n')
+            end++;
         end = end < n ? end + 1 : n;
         if (end - pos > max_decode_length) end = pos + max_decode_length;
         for (size_t i = pos; i < end && unescape; i++)
@@ -524,7 +565,8 @@ trdi_status trdi_text_whitespace_clean(const int32_t *in, size_t n, trdi_cpbuf *
     trdi_status st = TRDI_OK;
     for (size_t i = 0; i < n && st == TRDI_OK; i++) {
         if (trdi_uni_is_regex_space(in[i])) {
-            while (i + 1 < n && trdi_uni_is_regex_space(in[i + 1])) i++;
+            while (i + 1 < n && trdi_uni_is_regex_space(in[i + 1]))
+                i++;
             st = trdi_cpbuf_push(out, ' ');
         } else {
             st = trdi_cpbuf_push(out, in[i]);
@@ -532,8 +574,10 @@ trdi_status trdi_text_whitespace_clean(const int32_t *in, size_t n, trdi_cpbuf *
     }
     if (st != TRDI_OK) return st;
     size_t lo = 0, hi = out->n;
-    while (lo < hi && trdi_uni_is_py_space(out->cp[lo])) lo++;
-    while (hi > lo && trdi_uni_is_py_space(out->cp[hi - 1])) hi--;
+    while (lo < hi && trdi_uni_is_py_space(out->cp[lo]))
+        lo++;
+    while (hi > lo && trdi_uni_is_py_space(out->cp[hi - 1]))
+        hi--;
     if (lo > 0) memmove(out->cp, out->cp + lo, (hi - lo) * sizeof(int32_t));
     out->n = hi - lo;
     return TRDI_OK;
@@ -567,26 +611,33 @@ static bool is_case_ignorable(int32_t c) {
     case 0xFE55:
     case 0xFF07:
     case 0xFF0E:
-    case 0xFF1A: return true;
-    default: break;
+    case 0xFF1A:
+        return true;
+    default:
+        break;
     }
     switch (utf8proc_category(c)) {
     case UTF8PROC_CATEGORY_MN:
     case UTF8PROC_CATEGORY_ME:
     case UTF8PROC_CATEGORY_CF:
     case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_SK: return true;
-    default: return false;
+    case UTF8PROC_CATEGORY_SK:
+        return true;
+    default:
+        return false;
     }
 }
 
-/* CPython's handle_capital_sigma(): \p{cased}\p{case-ignorable}* SIGMA !(\p{case-ignorable}*\p{cased}). */
+/* CPython's handle_capital_sigma(): \p{cased}\p{case-ignorable}* SIGMA
+ * !(\p{case-ignorable}*\p{cased}). */
 static bool final_sigma(const int32_t *s, size_t n, size_t i) {
     size_t j = i;
-    while (j > 0 && is_case_ignorable(s[j - 1])) j--;
+    while (j > 0 && is_case_ignorable(s[j - 1]))
+        j--;
     if (j == 0 || !is_cased(s[j - 1])) return false;
     j = i + 1;
-    while (j < n && is_case_ignorable(s[j])) j++;
+    while (j < n && is_case_ignorable(s[j]))
+        j++;
     return j == n || !is_cased(s[j]);
 }
 

@@ -32,7 +32,8 @@ trdi_status trdi_utf8_decode(const char *s, size_t n, trdi_cpbuf *out);
  * be NULL) gets its length without the NUL. */
 trdi_status trdi_utf8_encode(const int32_t *cp, size_t n, char **out, size_t *out_len);
 
-/* Appends the UTF-8 bytes of one code point (0..0x10FFFF) to buf (room for 4); returns the count. */
+/* Appends the UTF-8 bytes of one code point (0..0x10FFFF) to buf (room for 4); returns the count.
+ */
 int trdi_utf8_put(int32_t c, char *buf);
 
 /* ftfy.fix_text(text) with ftfy 6.3's default config, except mojibake repair (fix_encoding): per

@@ -195,11 +195,15 @@ trdi_status trdi_sched_dp(const trdi_noise_schedule *s, const int64_t *ts, int64
     trdi_status st = layers_build(s, ts, L, window, &ly);
     if (st != TRDI_OK) return st;
     const int64_t total = ly.off[L];
+    int64_t maxcnt = 1;
+    for (int64_t i = 0; i < L; i++) maxcnt = ly.cnt[i] > maxcnt ? ly.cnt[i] : maxcnt;
     float *best = trdi_mallocn((size_t)(total ? total : 1), sizeof(float));
     int32_t *back = trdi_mallocn((size_t)(total ? total : 1), sizeof(int32_t));
-    if (!best || !back) {
+    float *sums = trdi_mallocn((size_t)maxcnt, sizeof(float)); /* one candidate's sums */
+    if (!best || !back || !sums) {
         free(best);
         free(back);
+        free(sums);
         layers_free(&ly);
         return trdi_fail(TRDI_ERR_NOMEM, "TRDI reschedule: out of memory (%lld entries)",
                          (long long)total);
@@ -233,12 +237,17 @@ trdi_status trdi_sched_dp(const trdi_noise_schedule *s, const int64_t *ts, int64
              * cost is a1 * |sigma(t-1) - sigma(u)| without clamping. */
             int64_t umax = t - 2 - plo;
             if (umax > pcnt - 1) umax = pcnt - 1;
+            /* Sums first (a loop the compiler vectorises, same roundings), then the first strict
+             * minimum in ascending order. */
+            const float *sgp = s->sigma + plo;
             for (int64_t k = 0; k <= umax; k++) {
-                float diff = sg1 - s->sigma[plo + k];
+                float diff = sg1 - sgp[k];
                 float d = fabsf(a1 * diff);
-                float c = pbest[k] + d;
-                if (c < b) {
-                    b = c;
+                sums[k] = pbest[k] + d;
+            }
+            for (int64_t k = 0; k <= umax; k++) {
+                if (sums[k] < b) {
+                    b = sums[k];
                     bp = (int32_t)k;
                 }
             }
@@ -277,6 +286,7 @@ trdi_status trdi_sched_dp(const trdi_noise_schedule *s, const int64_t *ts, int64
     }
     free(best);
     free(back);
+    free(sums);
     layers_free(&ly);
     return st;
 }

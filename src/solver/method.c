@@ -231,6 +231,12 @@ static trdi_status check_params(const trdi_method_params *p) {
     return TRDI_OK;
 }
 
+/* C*H*W of a usable guide, else 0 (then outputs cannot be zero-filled). */
+static int64_t guide_size(const trdi_guide *g) {
+    if (!g || !g->den || g->den->channels <= 0 || g->den->height <= 0 || g->den->width <= 0) return 0;
+    return g->den->channels * g->den->height * g->den->width;
+}
+
 static trdi_status check_common(const trdi_method_params *p, const trdi_plan *plan,
                                 trdi_guide *guide, const void *in, const void *out,
                                 const char *fn) {
@@ -258,7 +264,7 @@ static trdi_status check_common(const trdi_method_params *p, const trdi_plan *pl
 trdi_status trdi_invert(const trdi_method_params *p, const trdi_plan *plan, trdi_guide *guide,
                         const float *z0, float *zT, float *aux) {
     trdi_status st = check_common(p, plan, guide, z0, zT, "trdi_invert");
-    int64_t d = st ? 0 : guide->den->channels * guide->den->height * guide->den->width;
+    int64_t d = guide_size(guide);
     float *aux_own = NULL;
     if (!st) st = solver_check_finite(z0, d, "trdi_invert: input latent z0");
     if (!st && trdi_method_has_aux(p->method) && !aux) {
@@ -284,14 +290,15 @@ trdi_status trdi_invert(const trdi_method_params *p, const trdi_plan *plan, trdi
     }
     free(aux_own);
     if (st && zT && d > 0) memset(zT, 0, (size_t)d * sizeof(float));
-    if (st && aux && d > 0) memset(aux, 0, (size_t)d * sizeof(float));
+    if (st && aux && d > 0 && p && trdi_method_has_aux(p->method))
+        memset(aux, 0, (size_t)d * sizeof(float));
     return st;
 }
 
 trdi_status trdi_sample(const trdi_method_params *p, const trdi_plan *plan, trdi_guide *guide,
                         const float *zT, const float *aux, float *z0) {
     trdi_status st = check_common(p, plan, guide, zT, z0, "trdi_sample");
-    int64_t d = st ? 0 : guide->den->channels * guide->den->height * guide->den->width;
+    int64_t d = guide_size(guide);
     if (!st) st = solver_check_finite(zT, d, "trdi_sample: input latent zT");
     if (!st && trdi_method_has_aux(p->method) && aux)
         st = solver_check_finite(aux, d, "trdi_sample: input aux latent");

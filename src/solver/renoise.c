@@ -159,13 +159,19 @@ double solver_renoise_ac(int64_t channels, int64_t height, int64_t width, const 
     return total;
 }
 
+size_t solver_renoise_scratch_size(int64_t channels, int64_t height, int64_t width) {
+    return (size_t)(channels * height * width) + ac_pyr_size(height, width) * 2;
+}
+
 trdi_status solver_renoise_regularize(const trdi_method_params *p, int64_t channels, int64_t height,
                                       int64_t width, const float *eps_star, float *eps,
-                                      trdi_rng *rng) {
+                                      trdi_rng *rng, double *scratch) {
     const int64_t d = channels * height * width, hw = height * width;
     const int64_t depth = ac_levels(height, width);
     size_t ps = ac_pyr_size(height, width);
-    double *grad = trdi_calloc((size_t)d + ps * 2, sizeof(double));
+    double *grad = scratch ? scratch
+                           : trdi_calloc(solver_renoise_scratch_size(channels, height, width),
+                                         sizeof(double));
     if (!grad) return trdi_fail(TRDI_ERR_NOMEM, "renoise: cannot allocate regularisation scratch");
     double *pyr = grad + d, *gp = grad + d + ps;
     int64_t rolls[64];
@@ -195,7 +201,7 @@ trdi_status solver_renoise_regularize(const trdi_method_params *p, int64_t chann
             }
         }
     }
-    free(grad);
+    if (!scratch) free(grad);
     return TRDI_OK;
 }
 
@@ -203,7 +209,13 @@ trdi_status solver_renoise_invert(const solver_ctx *c, const float *z0, float *z
     const int64_t d = c->d;
     const trdi_denoiser *den = c->guide->den;
     float *buf = solver_scratch(d, 6);
-    if (!buf) return TRDI_ERR_NOMEM;
+    double *reg = trdi_calloc(solver_renoise_scratch_size(den->channels, den->height, den->width),
+                              sizeof(double));
+    if (!buf || !reg) {
+        free(buf);
+        free(reg);
+        return trdi_fail(TRDI_ERR_NOMEM, "renoise: cannot allocate scratch");
+    }
     float *n0 = buf, *zs = buf + d, *zk = buf + 2 * d, *eps = buf + 3 * d, *estar = buf + 4 * d,
           *noisy = buf + 5 * d;
     trdi_rng rng;
@@ -229,7 +241,7 @@ trdi_status solver_renoise_invert(const solver_ctx *c, const float *z0, float *z
             if (st) break;
             if (w[r] > 0.0f && c->p->renoise_noise_reg) {
                 st = solver_renoise_regularize(c->p, den->channels, den->height, den->width, estar,
-                                               eps, &rng);
+                                               eps, &rng, reg);
                 if (st) break;
             }
             trdi_ddim_move(d, zs, eps, s.a_from, s.a_to, zk);
@@ -239,5 +251,6 @@ trdi_status solver_renoise_invert(const solver_ctx *c, const float *z0, float *z
         if (!st) st = solver_emit(c, "inv", k, zT);
     }
     free(buf);
+    free(reg);
     return st;
 }

@@ -64,10 +64,12 @@ trdi_status solver_belm_sample(const solver_ctx *c, const float *zT, const float
 
 /* ReNoise's noise regularisation (spec 4.3), exposed for its unit test: updates eps (C, H, W) in
  * place towards the statistics of eps_star (C, H, W) with the patch-KL and autocorrelation
- * gradients; roll offsets come from rng. Returns TRDI_ERR_NOMEM only. */
+ * gradients; roll offsets come from rng. `scratch` holds solver_renoise_scratch_size() doubles
+ * (NULL: allocated per call). Returns TRDI_ERR_NOMEM only. */
+size_t solver_renoise_scratch_size(int64_t channels, int64_t height, int64_t width);
 trdi_status solver_renoise_regularize(const trdi_method_params *p, int64_t channels, int64_t height,
                                       int64_t width, const float *eps_star, float *eps,
-                                      trdi_rng *rng);
+                                      trdi_rng *rng, double *scratch);
 /* The two losses themselves (for finite-difference tests of the hand-derived gradients): the
  * patch KL of spec 4.3 (a) and the autocorrelation pyramid (b) with the given per-level offsets
  * rolls[c * levels + l] (levels >= the pyramid depth). grad (C, H, W) may be NULL. */

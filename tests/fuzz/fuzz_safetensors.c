@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (t->numel <= (1 << 20)) {
             float *buf = NULL;
             int64_t m = 0;
-            if (trdi_safetensors_load_f32(f, t->name, &buf, &m) == TRDI_OK && m != t->numel) abort();
+            if (trdi_safetensors_load_f32(f, t->name, &buf, &m) == TRDI_OK && m != t->numel)
+                abort();
             free(buf);
         }
         if (nspec < 4) {

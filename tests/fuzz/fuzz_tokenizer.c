@@ -30,10 +30,14 @@ static void load_once(void) {
         /* __FILE__ is tests/fuzz/fuzz_tokenizer.c (absolute in CMake builds). */
         snprintf(path, sizeof path, "%s", __FILE__);
         char *slash = strrchr(path, '/');
-        if (slash) *slash = '\0'; else snprintf(path, sizeof path, ".");
+        if (slash)
+            *slash = '\0';
+        else
+            snprintf(path, sizeof path, ".");
         strncat(path, "/../data/sd15-tiny/model/tokenizer", sizeof path - strlen(path) - 1);
     }
-    if (trdi_tokenizer_load(path, &tok) != TRDI_OK) die("cannot load the tokenizer; set TRDI_TOKENIZER_DIR");
+    if (trdi_tokenizer_load(path, &tok) != TRDI_OK)
+        die("cannot load the tokenizer; set TRDI_TOKENIZER_DIR");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -44,8 +48,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *text = (const char *)data + (size > 0);
     size_t len = size > 0 ? size - 1 : 0;
     trdi_tokens a, b;
-    if (trdi_clip_encode(tok, text, len, max_length, TRDI_CLIP_BPE_FAST, &a) != TRDI_OK) die("encode failed");
-    if (trdi_clip_encode(tok, text, len, max_length, TRDI_CLIP_BPE_REFERENCE, &b) != TRDI_OK) die("encode failed");
+    if (trdi_clip_encode(tok, text, len, max_length, TRDI_CLIP_BPE_FAST, &a) != TRDI_OK)
+        die("encode failed");
+    if (trdi_clip_encode(tok, text, len, max_length, TRDI_CLIP_BPE_REFERENCE, &b) != TRDI_OK)
+        die("encode failed");
     if (a.n_tokens != b.n_tokens) die("fast and reference BPE differ in length");
     for (int64_t i = 0; i < a.n_tokens; i++)
         if (a.token_ids[i] != b.token_ids[i] || strcmp(a.bpe_tokens[i], b.bpe_tokens[i]) != 0)
@@ -55,7 +61,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         die("malformed input_ids");
     if (a.truncated != (a.n_tokens > max_length - 2)) die("wrong truncated flag");
     for (int64_t i = 0; i < max_length; i++) {
-        if (a.input_ids[i] < 0 || a.input_ids[i] >= trdi_tokenizer_vocab_size(tok)) die("id out of range");
+        if (a.input_ids[i] < 0 || a.input_ids[i] >= trdi_tokenizer_vocab_size(tok))
+            die("id out of range");
         if (i >= a.length && a.input_ids[i] != trdi_tokenizer_pad_id(tok)) die("bad padding");
     }
     trdi_tokens_clear(&a);

@@ -57,7 +57,8 @@ static void test_components(void) {
     CHECK(strstr(trdi_last_error(), "tokenizer") != NULL);
     CHECK(trdi_diffusers_weights_path(m, "safety_checker", &p, &v) == TRDI_ERR_INVALID_ARG);
     CHECK(strstr(trdi_last_error(), "safety_checker") != NULL);
-    CHECK(trdi_diffusers_component_dir(m, "tokenizer", &p) == TRDI_OK && ends_with(p, "/tokenizer"));
+    CHECK(trdi_diffusers_component_dir(m, "tokenizer", &p) == TRDI_OK &&
+          ends_with(p, "/tokenizer"));
 
     /* configs: values agree with the weights (the embedding table is [vocab_size, hidden_size]) */
     int64_t vocab = 0, hidden = 0;
@@ -65,7 +66,8 @@ static void test_components(void) {
     CHECK(trdi_diffusers_config_int(m, "text_encoder", "hidden_size", &hidden) == TRDI_OK);
     trdi_safetensors *w = NULL;
     CHECK(trdi_diffusers_open_weights(m, "text_encoder", &w) == TRDI_OK);
-    const trdi_st_tensor *emb = trdi_safetensors_lookup(w, "text_model.embeddings.token_embedding.weight");
+    const trdi_st_tensor *emb =
+        trdi_safetensors_lookup(w, "text_model.embeddings.token_embedding.weight");
     CHECK(emb && emb->ndim == 2 && emb->shape[0] == vocab && emb->shape[1] == hidden);
     trdi_safetensors_close(w);
     const char *s = NULL;
@@ -125,12 +127,14 @@ static void test_fp16_variant(void) {
         CHECK(trdi_json_object(ref, checks, comps[c], &rc) == TRDI_OK);
         CHECK(trdi_json_int(ref, rc, "n_params", 0, 1 << 30, &n_params) == TRDI_OK);
         CHECK(trdi_json_bool(ref, rc, "all_float16", &all16) == TRDI_OK && all16);
-        CHECK(trdi_json_bool(ref, rc, "equal_to_fp32_weights_rounded", &rounded) == TRDI_OK && rounded);
+        CHECK(trdi_json_bool(ref, rc, "equal_to_fp32_weights_rounded", &rounded) == TRDI_OK &&
+              rounded);
         CHECK_MSG(trdi_safetensors_count(h) == n_params, "%s: %lld tensors, reference %lld",
                   comps[c], (long long)trdi_safetensors_count(h), (long long)n_params);
         CHECK(trdi_safetensors_count(a) == trdi_safetensors_count(h));
         int64_t not16 = 0, bad_shape = 0, bad_value = 0, missing = 0, values = 0;
-        /* the expected-tensor list of the fp32 file (names and shapes) must pass on the fp16 file */
+        /* the expected-tensor list of the fp32 file (names and shapes) must pass on the fp16 file
+         */
         int64_t n = trdi_safetensors_count(a);
         trdi_st_spec *spec = calloc((size_t)n, sizeof *spec);
         for (int64_t i = 0; i < n; i++) {
@@ -170,7 +174,8 @@ static void test_fp16_variant(void) {
         st = trdi_diffusers_check_weights(m16, comps[c], spec, n, false, &report);
         CHECK_MSG(st == TRDI_OK && report == NULL, "%s: %s", comps[c], trdi_last_error());
         free(report);
-        /* a wrong list: one tensor dropped (-> unexpected), one renamed (-> missing), one reshaped */
+        /* a wrong list: one tensor dropped (-> unexpected), one renamed (-> missing), one reshaped
+         */
         if (n >= 3) {
             trdi_st_spec keep1 = spec[1], keep2 = spec[2];
             spec[1].name = "no.such.tensor";
@@ -187,7 +192,8 @@ static void test_fp16_variant(void) {
             free(report);
             /* allow_unexpected: only the missing and reshaped ones */
             st = trdi_safetensors_check(h, spec + 1, n - 1, true, &report);
-            CHECK(st == TRDI_ERR_FORMAT && strstr(trdi_last_error(), "1 missing, 1 mismatched, 0 unexpected"));
+            CHECK(st == TRDI_ERR_FORMAT &&
+                  strstr(trdi_last_error(), "1 missing, 1 mismatched, 0 unexpected"));
             free(report);
             spec[1] = keep1;
             spec[2] = keep2;
@@ -254,7 +260,8 @@ static void test_fallback_and_errors(void) {
     /* fp32 on request: the unet has none; open succeeds, asking for the weights fails by name */
     CHECK(trdi_diffusers_open(tmp, TRDI_VARIANT_FP32, &m) == TRDI_OK);
     CHECK(trdi_diffusers_weights_path(m, "unet", &w, &v) == TRDI_ERR_IO && w == NULL);
-    CHECK(strstr(trdi_last_error(), "unet") && strstr(trdi_last_error(), "diffusion_pytorch_model.safetensors"));
+    CHECK(strstr(trdi_last_error(), "unet") &&
+          strstr(trdi_last_error(), "diffusion_pytorch_model.safetensors"));
     trdi_diffusers_free(m);
     /* only a pickle file: unsupported, said so */
     rm("unet/diffusion_pytorch_model.fp16.safetensors");
@@ -296,7 +303,8 @@ static void test_fallback_and_errors(void) {
     CHECK(trdi_diffusers_open(tmp, TRDI_VARIANT_AUTO, &m) == TRDI_ERR_FORMAT);
     CHECK(strstr(trdi_last_error(), "_class_name") != NULL);
     rm("model_index.json");
-    put("model_index.json", "{\"_class_name\": \"X\", \"text_encoder_2\": [\"transformers\", \"CLIPTextModelWithProjection\"]}");
+    put("model_index.json", "{\"_class_name\": \"X\", \"text_encoder_2\": [\"transformers\", "
+                            "\"CLIPTextModelWithProjection\"]}");
     CHECK(trdi_diffusers_open(tmp, TRDI_VARIANT_AUTO, &m) == TRDI_ERR_IO);
     CHECK(strstr(trdi_last_error(), "text_encoder_2") && strstr(trdi_last_error(), "no folder"));
     CHECK(trdi_diffusers_open("/nonexistent-model-dir", TRDI_VARIANT_AUTO, &m) == TRDI_ERR_IO);
@@ -315,8 +323,8 @@ static void test_fallback_and_errors(void) {
 static void test_variant_names(void) {
     for (int i = 0; i < 4; i++) {
         trdi_weights_variant v;
-        CHECK(trdi_weights_variant_from_name(trdi_weights_variant_name((trdi_weights_variant)i), &v) ==
-                  TRDI_OK &&
+        CHECK(trdi_weights_variant_from_name(trdi_weights_variant_name((trdi_weights_variant)i),
+                                             &v) == TRDI_OK &&
               (int)v == i);
     }
     trdi_weights_variant v;

@@ -23,7 +23,8 @@ static int load_refs(ref_row *rows, int cap) {
         if (line[0] == '#') continue;
         char *fields[6] = {0};
         int k = 0;
-        for (char *s = line, *tok; k < 6 && (tok = strsep(&s, "\t\n"));) fields[k++] = tok;
+        for (char *s = line, *tok; k < 6 && (tok = strsep(&s, "\t\n"));)
+            fields[k++] = tok;
         if (k < 4) continue;
         ref_row *r = &rows[n++];
         snprintf(r->pair, sizeof r->pair, "%s", fields[0]);
@@ -123,7 +124,8 @@ int main(void) {
     CHECK(trdi_ssim(&s10, &s10, &v) == TRDI_ERR_INVALID_ARG);
     CHECK(strstr(trdi_last_error(), "window") != NULL);
     CHECK(trdi_ssim(&wide, &wide, &v) == TRDI_ERR_INVALID_ARG);
-    for (int i = 0; i < 121; i++) s11b.data[i] = (uint8_t)(i * 2);
+    for (int i = 0; i < 121; i++)
+        s11b.data[i] = (uint8_t)(i * 2);
     CHECK(trdi_ssim(&s11a, &s11b, &v) == TRDI_OK && v < 1.0 && v > -1.0);
     /* PSNR works at any size (skimage too). */
     CHECK(trdi_psnr(&s10, &s10, &v) == TRDI_OK && isinf(v));

@@ -32,8 +32,8 @@ static void check_value(const char *pair, const char *what, const ref_record *wa
     if (!strcmp(want->kind, "float")) {
         double err = fabs(got->value - want->value);
         CHECK_MSG(got->available && err <= atol + rtol * fabs(want->value),
-                  "%s %s: got %.10g (available %d) want %.10g (|diff| %.3g)", pair, what, got->value,
-                  (int)got->available, want->value, err);
+                  "%s %s: got %.10g (available %d) want %.10g (|diff| %.3g)", pair, what,
+                  got->value, (int)got->available, want->value, err);
     } else if (!strcmp(want->kind, "inf")) {
         CHECK_MSG(got->available && isinf(got->value) && got->value > 0, "%s %s: want +inf, got %g",
                   pair, what, got->value);
@@ -53,7 +53,8 @@ static void check_mask_decode(const cJSON *pair, const char *name, const trdi_im
     const cJSON *rle = cJSON_GetObjectItemCaseSensitive(pair, "mask_rle");
     int64_t n = cJSON_GetArraySize(rle);
     int64_t *v = calloc((size_t)n + 1, sizeof *v);
-    for (int64_t i = 0; i < n; i++) v[i] = (int64_t)cJSON_GetArrayItem(rle, (int)i)->valuedouble;
+    for (int64_t i = 0; i < n; i++)
+        v[i] = (int64_t)cJSON_GetArrayItem(rle, (int)i)->valuedouble;
     trdi_image dec = {0};
     CHECK(trdi_mask_decode_rle(v, n, mask->height, mask->width, &dec) == TRDI_OK);
     CHECK_MSG(dec.data && mask->channels == 1 &&
@@ -61,7 +62,8 @@ static void check_mask_decode(const cJSON *pair, const char *name, const trdi_im
               "%s: decoded RLE differs from the mask PNG", name);
     /* ones / zeros as the JSON counts them */
     int64_t ones = 0;
-    for (int64_t i = 0; dec.data && i < dec.width * dec.height; i++) ones += dec.data[i] != 0;
+    for (int64_t i = 0; dec.data && i < dec.width * dec.height; i++)
+        ones += dec.data[i] != 0;
     const cJSON *jo = cJSON_GetObjectItemCaseSensitive(pair, "mask_ones");
     CHECK_MSG(cJSON_IsNumber(jo) && ones == (int64_t)jo->valuedouble, "%s: %lld mask ones", name,
               (long long)ones);
@@ -153,13 +155,15 @@ static void check_compute(const char *name, const cJSON *pair, const trdi_image 
     }
     /* the unmasked torchmetrics PSNR equals scikit-image's up to float32 rounding */
     rec = ref_get(pair, "eval.psnr");
-    check_value(name, "eval.psnr vs psnr", &rec, &m.v[TRDI_REGION_FULL][TRDI_METRIC_PSNR], F32_RTOL, 0);
+    check_value(name, "eval.psnr vs psnr", &rec, &m.v[TRDI_REGION_FULL][TRDI_METRIC_PSNR], F32_RTOL,
+                0);
 
     /* without a mask only the full region is filled */
     trdi_metrics m2;
     CHECK(trdi_metrics_compute(a, b, NULL, &m2) == TRDI_OK);
     CHECK(!m2.masked && !m2.v[TRDI_REGION_EDITED][TRDI_METRIC_MSE].available);
-    CHECK(m2.v[TRDI_REGION_FULL][TRDI_METRIC_MSE].value == m.v[TRDI_REGION_FULL][TRDI_METRIC_MSE].value);
+    CHECK(m2.v[TRDI_REGION_FULL][TRDI_METRIC_MSE].value ==
+          m.v[TRDI_REGION_FULL][TRDI_METRIC_MSE].value);
 }
 
 /* The size limits of small_size_probe: the smallest n x n for which each call returned a float. */
@@ -179,23 +183,26 @@ static void check_small_sizes(const cJSON *root) {
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
         int64_t smallest = -1;
         for (int n = 1; n <= 40 && smallest < 0; n++) {
-            char key[8];
+            char key[16];
             snprintf(key, sizeof key, "%d", n);
             const cJSON *s = cJSON_GetObjectItemCaseSensitive(
                 cJSON_GetObjectItemCaseSensitive(status, key), map[i].call);
             if (cJSON_IsString(s) && !strcmp(s->valuestring, "float")) smallest = n;
         }
-        CHECK_MSG(smallest == trdi_metric_min_side(map[i].metric), "%s: upstream min side %lld, ours %lld",
-                  map[i].call, (long long)smallest, (long long)trdi_metric_min_side(map[i].metric));
+        CHECK_MSG(smallest == trdi_metric_min_side(map[i].metric),
+                  "%s: upstream min side %lld, ours %lld", map[i].call, (long long)smallest,
+                  (long long)trdi_metric_min_side(map[i].metric));
     }
     /* and compute() reports them unavailable, not as a number: a 5 x 40 pair */
     trdi_image a = {0}, b = {0};
     CHECK(trdi_image_alloc(40, 5, 3, &a) == TRDI_OK && trdi_image_alloc(40, 5, 3, &b) == TRDI_OK);
-    for (int64_t i = 0; i < 40 * 5 * 3; i++) b.data[i] = (uint8_t)(i * 7);
+    for (int64_t i = 0; i < 40 * 5 * 3; i++)
+        b.data[i] = (uint8_t)(i * 7);
     trdi_metrics m;
     CHECK(trdi_metrics_compute(&a, &b, NULL, &m) == TRDI_OK);
     CHECK(m.v[0][TRDI_METRIC_PSNR].available && m.v[0][TRDI_METRIC_MSE].available);
-    CHECK(!m.v[0][TRDI_METRIC_SSIM_SKIMAGE].available && !strcmp(m.v[0][TRDI_METRIC_SSIM_SKIMAGE].why, "image too small"));
+    CHECK(!m.v[0][TRDI_METRIC_SSIM_SKIMAGE].available &&
+          !strcmp(m.v[0][TRDI_METRIC_SSIM_SKIMAGE].why, "image too small"));
     CHECK(!m.v[0][TRDI_METRIC_SSIM_TORCHMETRICS].available);
     double s = 0;
     CHECK(trdi_ssim_torchmetrics(&a, &b, &s) == TRDI_ERR_INVALID_ARG);
@@ -227,7 +234,8 @@ static void check_errors(void) {
     int64_t runs[6] = {6, 2, 12, 100, 99, 3};
     CHECK(trdi_mask_decode_rle(runs, 6, 4, 5, &out) == TRDI_OK);
     int64_t ones = 0;
-    for (int i = 0; i < 20; i++) ones += out.data[i] == 255;
+    for (int i = 0; i < 20; i++)
+        ones += out.data[i] == 255;
     /* 4 x 5 frame: 14 pixels; run 6..7 adds 2 interior pixels, run 12..19 (cut) adds 12, 13 */
     CHECK(ones == 14 + 2 + 2 && out.data[6] == 255 && out.data[13] == 255 && out.data[8] == 0);
     trdi_image_clear(&out);
@@ -243,7 +251,8 @@ static void check_errors(void) {
     /* names round-trip */
     for (int i = 0; i < TRDI_METRIC_COUNT; i++) {
         trdi_metric back;
-        CHECK(trdi_metric_from_name(trdi_metric_name((trdi_metric)i), &back) == TRDI_OK && (int)back == i);
+        CHECK(trdi_metric_from_name(trdi_metric_name((trdi_metric)i), &back) == TRDI_OK &&
+              (int)back == i);
     }
     trdi_mask_region r;
     CHECK(trdi_mask_region_from_name("unedited", &r) == TRDI_OK && r == TRDI_REGION_UNEDITED);

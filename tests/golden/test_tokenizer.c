@@ -1,7 +1,7 @@
 /* test_tokenizer.c -- golden test of the CLIP tokenizer against transformers' CLIPTokenizer outputs
- * recorded in tests/data/sd15-tiny/tokenizer.json (copied from refdata). For every prompt: input_ids
- * (77, padded), length, truncated, ids_untruncated, bpe_tokens and the normalised text, with both
- * BPE implementations (fast and reference). Ids are exact: no tolerance. */
+ * recorded in tests/data/sd15-tiny/tokenizer.json (copied from refdata). For every prompt:
+ * input_ids (77, padded), length, truncated, ids_untruncated, bpe_tokens and the normalised text,
+ * with both BPE implementations (fast and reference). Ids are exact: no tolerance. */
 #include "harness.h"
 #include "model/clip_tokenizer.h"
 #include "model/text_normalize.h"
@@ -47,23 +47,25 @@ static void check_prompt(const trdi_tokenizer *tok, const cJSON *rec, trdi_clip_
     int bad = -1;
     for (int i = 0; i < 77 && i < cJSON_GetArraySize(ids); i++)
         if ((int64_t)cJSON_GetArrayItem(ids, i)->valuedouble != tk.input_ids[i] && bad < 0) bad = i;
-    CHECK_MSG(bad < 0, "prompt %lld (%s): input_ids differ first at %d: got %lld want %lld", (long long)index,
-              impl_name, bad, bad >= 0 ? (long long)tk.input_ids[bad] : 0LL,
+    CHECK_MSG(bad < 0, "prompt %lld (%s): input_ids differ first at %d: got %lld want %lld",
+              (long long)index, impl_name, bad, bad >= 0 ? (long long)tk.input_ids[bad] : 0LL,
               bad >= 0 ? (long long)cJSON_GetArrayItem(ids, bad)->valuedouble : 0LL);
-    CHECK_MSG(tk.length == json_int(rec, "length"), "prompt %lld: length %lld want %lld", (long long)index,
-              (long long)tk.length, (long long)json_int(rec, "length"));
+    CHECK_MSG(tk.length == json_int(rec, "length"), "prompt %lld: length %lld want %lld",
+              (long long)index, (long long)tk.length, (long long)json_int(rec, "length"));
     CHECK_MSG(tk.truncated == cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, "truncated")),
               "prompt %lld: truncated flag", (long long)index);
 
     const cJSON *unt = cJSON_GetObjectItemCaseSensitive(rec, "ids_untruncated");
-    CHECK_MSG(cJSON_GetArraySize(unt) == tk.n_tokens + 2, "prompt %lld: %lld tokens, want %d", (long long)index,
-              (long long)tk.n_tokens, cJSON_GetArraySize(unt) - 2);
+    CHECK_MSG(cJSON_GetArraySize(unt) == tk.n_tokens + 2, "prompt %lld: %lld tokens, want %d",
+              (long long)index, (long long)tk.n_tokens, cJSON_GetArraySize(unt) - 2);
     if (cJSON_GetArraySize(unt) == tk.n_tokens + 2) {
         bad = -1;
         for (int64_t i = 0; i < tk.n_tokens; i++)
-            if ((int64_t)cJSON_GetArrayItem(unt, (int)i + 1)->valuedouble != tk.token_ids[i] && bad < 0)
+            if ((int64_t)cJSON_GetArrayItem(unt, (int)i + 1)->valuedouble != tk.token_ids[i] &&
+                bad < 0)
                 bad = (int)i;
-        CHECK_MSG(bad < 0, "prompt %lld: ids_untruncated differ at token %d", (long long)index, bad);
+        CHECK_MSG(bad < 0, "prompt %lld: ids_untruncated differ at token %d", (long long)index,
+                  bad);
     }
 
     const cJSON *bpe = cJSON_GetObjectItemCaseSensitive(rec, "bpe_tokens");
@@ -71,8 +73,8 @@ static void check_prompt(const trdi_tokenizer *tok, const cJSON *rec, trdi_clip_
     for (int64_t i = 0; i < tk.n_tokens && i < cJSON_GetArraySize(bpe); i++) {
         const char *want = cJSON_GetArrayItem(bpe, (int)i)->valuestring;
         if (strcmp(want, tk.bpe_tokens[i]) != 0) {
-            CHECK_MSG(0, "prompt %lld: bpe token %lld is '%s', want '%s'", (long long)index, (long long)i,
-                      tk.bpe_tokens[i], want);
+            CHECK_MSG(0, "prompt %lld: bpe token %lld is '%s', want '%s'", (long long)index,
+                      (long long)i, tk.bpe_tokens[i], want);
             break;
         }
     }

@@ -34,9 +34,11 @@ static void hand_cases(void) {
     const float v[6] = {10, 20, 30, 40, 50, 60};
     const float want[12] = {10, 20, 30, 40, 50, 60, 10, 20, 30, 40, 50, 60};
     float o[12], scratch[64];
+    static float big[4096];
     trdi_k_attention_ref(&p, q, k, v, o, scratch);
     CHECK_TENSOR(o, want, 12, 0.0, 0.0);
-    trdi_k_attention(&p, q, k, v, o, scratch);
+    CHECK(trdi_k_attention_scratch(&p) <= 4096); /* fits `big` below */
+    CHECK(trdi_k_attention(&p, q, k, v, o, big, 4096) == TRDI_OK);
     CHECK_TENSOR(o, want, 12, 1e-5, 0.0); /* weight 1.0f exactly after exp(0)/1 */
 
     /* Zero queries: all scores 0, uniform weights. Non-causal -> mean of v over the 4 keys;
@@ -55,12 +57,12 @@ static void hand_cases(void) {
     /* 1e-6: weights 1/n are rounded once (relative u) and summed over <= 4 terms of size <= 7. */
     trdi_k_attention_ref(&p2, q2, k2, v2, o2, scratch);
     CHECK_TENSOR(o2, want2, 8, 1e-6, 0.0);
-    trdi_k_attention(&p2, q2, k2, v2, o2, scratch);
+    CHECK(trdi_k_attention(&p2, q2, k2, v2, o2, big, 4096) == TRDI_OK);
     CHECK_TENSOR(o2, want2, 8, 1e-6, 0.0);
     p2.causal = true;
     trdi_k_attention_ref(&p2, q2, k2, v2, o2, scratch);
     CHECK_TENSOR(o2, want3, 8, 1e-6, 0.0);
-    trdi_k_attention(&p2, q2, k2, v2, o2, scratch);
+    CHECK(trdi_k_attention(&p2, q2, k2, v2, o2, big, 4096) == TRDI_OK);
     CHECK_TENSOR(o2, want3, 8, 1e-6, 0.0);
 
     /* Softmax of [0, ln 3] = [1/4, 3/4]; of a constant row = uniform. */
@@ -106,7 +108,7 @@ static void attn_case(trdi_rng *rng, int64_t batch, int64_t heads, int64_t dh, i
     size_t ns = trdi_k_attention_scratch(&p);
     float *scratch = trdi_mallocn(ns, sizeof(float));
     float *rscratch = trdi_mallocn((size_t)tk, sizeof(float));
-    trdi_k_attention(&p, q, k, v, o, scratch);
+    CHECK(trdi_k_attention(&p, q, k, v, o, scratch, ns) == TRDI_OK);
     trdi_k_attention_ref(&p, q, k, v, orf, rscratch);
 
     double mq = maxabs(qbuf, nq), mk = maxabs(kbuf, nk), mv = maxabs(vbuf, nk);
@@ -120,6 +122,30 @@ static void attn_case(trdi_rng *rng, int64_t batch, int64_t heads, int64_t dh, i
     if (vbuf != kbuf) free(vbuf);
     if (kbuf != qbuf) free(kbuf);
     free(qbuf);
+}
+
+/* Less scratch: fewer threads, same result; too little for one thread: an error, out untouched. */
+static void scratch_too_small(trdi_rng *rng) {
+    trdi_k_attn p = {.batch = 2, .heads = 2, .head_dim = 8, .tq = 100, .tk = 100, .scale = 0.3f};
+    const size_t n = 2 * 100 * 16;
+    float *q = trdi_mallocn(n, sizeof(float)), *k = trdi_mallocn(n, sizeof(float));
+    float *v = trdi_mallocn(n, sizeof(float)), *o = trdi_mallocn(n, sizeof(float));
+    float *o1 = trdi_mallocn(n, sizeof(float));
+    trdi_rng_normal_fill(rng, q, n);
+    trdi_rng_normal_fill(rng, k, n);
+    trdi_rng_normal_fill(rng, v, n);
+    size_t full = trdi_k_attention_scratch(&p);
+    float *s = trdi_mallocn(full, sizeof(float));
+    CHECK(trdi_k_attention(&p, q, k, v, o, s, full) == TRDI_OK);
+    /* K^T of 4 heads (4 * 8 * 112 padded keys) + one thread's tile (32 * 112 + 4 * 8). */
+    const size_t one = 4 * 8 * 112 + 32 * 112 + 32;
+    CHECK(one <= full);
+    CHECK(trdi_k_attention(&p, q, k, v, o1, s, one) == TRDI_OK);
+    CHECK_TENSOR(o1, o, n, 0.0, 0.0); /* same arithmetic per element whatever the thread count */
+    for (size_t i = 0; i < n; i++) o1[i] = 5.0f;
+    CHECK(trdi_k_attention(&p, q, k, v, o1, s, one - 1) == TRDI_ERR_INTERNAL);
+    CHECK(o1[0] == 5.0f && o1[n - 1] == 5.0f);
+    free(q), free(k), free(v), free(o), free(o1), free(s);
 }
 
 static void softmax_case(trdi_rng *rng, int64_t rows, int64_t d) {
@@ -153,8 +179,10 @@ int main(void) {
     attn_case(&rng, 1, 2, 16, 300, 4100, false, false); /* several tiles over many keys */
     attn_case(&rng, 1, 1, 40, 1100, 1100, true, false); /* causal across tile boundaries */
     trdi_k_attn big = {.batch = 1, .heads = 1, .head_dim = 40, .tq = 4096, .tk = 4096};
-    CHECK(trdi_k_attention_tile_rows(&big) < 4096);                 /* tiled */
-    CHECK(trdi_k_attention_scratch(&big) < (size_t)4096 * 4096 / 8); /* no full score matrix */
+    CHECK(trdi_k_attention_tile_rows(&big) < 4096); /* tiled */
+    /* No full score matrix, even with 64 threads' tiles. */
+    CHECK(trdi_k_attention_scratch(&big) < (size_t)4096 * 4096 / 2);
+    scratch_too_small(&rng);
     softmax_case(&rng, 3, 1);
     softmax_case(&rng, 17, 77);
     softmax_case(&rng, 200, 513);

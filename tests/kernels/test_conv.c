@@ -12,7 +12,8 @@
 #include <string.h>
 
 static void fill_uniform(trdi_rng *rng, float *p, size_t n) {
-    for (size_t i = 0; i < n; i++) p[i] = (float)(trdi_rng_uniform(rng) * 2.0 - 1.0);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (float)(trdi_rng_uniform(rng) * 2.0 - 1.0);
 }
 
 /* Compares out = conv(x, w) + b against the double-accumulated reference. The float32 GEMM sums
@@ -27,15 +28,21 @@ static void check_conv(trdi_rng *rng, trdi_conv2d_shape s, int64_t rows, bool wi
     int64_t oh = trdi_conv_out_len(s.h, s.kh, s.stride_h, s.pad_h);
     int64_t ow = trdi_conv_out_len(s.w, s.kw, s.stride_w, s.pad_w);
     size_t ny = (size_t)(s.n * s.c_out * oh * ow);
-    float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w), *b = malloc((size_t)s.c_out * sizeof *b);
-    float *ax = malloc(nx * sizeof *x), *aw = malloc(nw * sizeof *w), *ab = malloc((size_t)s.c_out * sizeof *b);
-    float *y = malloc(ny * sizeof *y), *yr = malloc(ny * sizeof *y), *bound = malloc(ny * sizeof *y);
+    float *x = malloc(nx * sizeof *x), *w = malloc(nw * sizeof *w),
+          *b = malloc((size_t)s.c_out * sizeof *b);
+    float *ax = malloc(nx * sizeof *x), *aw = malloc(nw * sizeof *w),
+          *ab = malloc((size_t)s.c_out * sizeof *b);
+    float *y = malloc(ny * sizeof *y), *yr = malloc(ny * sizeof *y),
+          *bound = malloc(ny * sizeof *y);
     fill_uniform(rng, x, nx);
     fill_uniform(rng, w, nw);
     fill_uniform(rng, b, (size_t)s.c_out);
-    for (size_t i = 0; i < nx; i++) ax[i] = fabsf(x[i]);
-    for (size_t i = 0; i < nw; i++) aw[i] = fabsf(w[i]);
-    for (int64_t i = 0; i < s.c_out; i++) ab[i] = fabsf(b[i]);
+    for (size_t i = 0; i < nx; i++)
+        ax[i] = fabsf(x[i]);
+    for (size_t i = 0; i < nw; i++)
+        aw[i] = fabsf(w[i]);
+    for (int64_t i = 0; i < s.c_out; i++)
+        ab[i] = fabsf(b[i]);
     size_t ns = trdi_conv2d_scratch_floats(&s, rows);
     float *scratch = ns ? malloc(ns * sizeof *scratch) : NULL;
     CHECK(trdi_conv2d(&s, x, w, with_bias ? b : NULL, y, scratch, ns) == TRDI_OK);
@@ -72,18 +79,18 @@ static void test_conv_sweep(void) {
     trdi_rng rng;
     trdi_rng_seed(&rng, 42);
     const trdi_conv2d_shape shapes[] = {
-        shp(1, 3, 7, 9, 4, 3, 3, 1, 1, 1, 1),      /* odd sizes, same padding */
-        shp(1, 3, 17, 13, 8, 3, 3, 2, 2, 0, 0),    /* SqueezeNet conv1: stride 2, no padding */
-        shp(2, 5, 12, 11, 6, 3, 3, 2, 2, 1, 1),    /* batch 2, stride 2 + padding */
-        shp(1, 16, 9, 10, 32, 1, 1, 1, 1, 0, 0),   /* pointwise: plain GEMM path */
-        shp(2, 7, 5, 6, 3, 1, 1, 1, 1, 0, 0),      /* pointwise, batch */
-        shp(1, 4, 6, 6, 5, 1, 1, 2, 2, 0, 0),      /* 1x1 stride 2: im2col path */
-        shp(1, 3, 35, 33, 6, 11, 11, 4, 4, 2, 2),  /* AlexNet conv1 */
-        shp(1, 6, 8, 7, 5, 5, 5, 1, 1, 2, 2),      /* AlexNet conv2 shape */
-        shp(1, 2, 5, 5, 3, 3, 3, 1, 1, 3, 3),      /* padding larger than needed */
-        shp(1, 3, 4, 9, 2, 3, 2, 1, 3, 2, 0),      /* rectangular kernel, mixed stride */
-        shp(1, 1, 1, 1, 1, 3, 3, 1, 1, 1, 1),      /* 1x1 image, 3x3 kernel */
-        shp(1, 64, 6, 8, 20, 3, 3, 1, 1, 1, 1),    /* long reduction (kk = 576) */
+        shp(1, 3, 7, 9, 4, 3, 3, 1, 1, 1, 1),     /* odd sizes, same padding */
+        shp(1, 3, 17, 13, 8, 3, 3, 2, 2, 0, 0),   /* SqueezeNet conv1: stride 2, no padding */
+        shp(2, 5, 12, 11, 6, 3, 3, 2, 2, 1, 1),   /* batch 2, stride 2 + padding */
+        shp(1, 16, 9, 10, 32, 1, 1, 1, 1, 0, 0),  /* pointwise: plain GEMM path */
+        shp(2, 7, 5, 6, 3, 1, 1, 1, 1, 0, 0),     /* pointwise, batch */
+        shp(1, 4, 6, 6, 5, 1, 1, 2, 2, 0, 0),     /* 1x1 stride 2: im2col path */
+        shp(1, 3, 35, 33, 6, 11, 11, 4, 4, 2, 2), /* AlexNet conv1 */
+        shp(1, 6, 8, 7, 5, 5, 5, 1, 1, 2, 2),     /* AlexNet conv2 shape */
+        shp(1, 2, 5, 5, 3, 3, 3, 1, 1, 3, 3),     /* padding larger than needed */
+        shp(1, 3, 4, 9, 2, 3, 2, 1, 3, 2, 0),     /* rectangular kernel, mixed stride */
+        shp(1, 1, 1, 1, 1, 3, 3, 1, 1, 1, 1),     /* 1x1 image, 3x3 kernel */
+        shp(1, 64, 6, 8, 20, 3, 3, 1, 1, 1, 1),   /* long reduction (kk = 576) */
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         check_conv(&rng, shapes[i], 0, true);  /* all rows in one GEMM */
@@ -112,7 +119,8 @@ static void test_conv_errors(void) {
 static void test_conv_by_hand(void) {
     trdi_conv2d_shape s = shp(1, 1, 3, 3, 1, 3, 3, 1, 1, 1, 1);
     float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[9], y[9], scratch[81];
-    for (int i = 0; i < 9; i++) w[i] = 1.0f;
+    for (int i = 0; i < 9; i++)
+        w[i] = 1.0f;
     float b = 0.5f;
     CHECK(trdi_conv2d(&s, x, w, &b, y, scratch, 81) == TRDI_OK);
     /* corners: 1+2+4+5 = 12; centre: 45; top middle: 1+2+3+4+5+6 = 21 */
@@ -129,7 +137,7 @@ static void test_pool_sizes(void) {
     CHECK(trdi_pool_out_len(3, 3, 2, 0, false) == 1);
     CHECK(trdi_pool_out_len(7, 2, 2, 0, false) == 3);
     CHECK(trdi_pool_out_len(5, 3, 2, 1, true) == 3);
-    CHECK(trdi_pool_out_len(5, 2, 2, 1, true) == 3);  /* a 4th window would start in the padding */
+    CHECK(trdi_pool_out_len(5, 2, 2, 1, true) == 3); /* a 4th window would start in the padding */
     CHECK(trdi_conv_out_len(30, 11, 4, 2) == 6);
     CHECK(trdi_conv_out_len(2, 3, 1, 0) == 0);
 }
@@ -196,10 +204,12 @@ static void test_group_norm(void) {
         for (int silu = 0; silu < 2; silu++) {
             int64_t n = cases[c][0], ch = cases[c][1], hw = cases[c][2], g = cases[c][3];
             size_t m = (size_t)(n * ch * hw);
-            float *x = malloc(m * sizeof *x), *y = malloc(m * sizeof *y), *yr = malloc(m * sizeof *y);
+            float *x = malloc(m * sizeof *x), *y = malloc(m * sizeof *y),
+                  *yr = malloc(m * sizeof *y);
             float ga[32], be[32];
             fill_uniform(&rng, x, m);
-            for (size_t i = 0; i < m; i++) x[i] = 3.0f + 2.0f * x[i]; /* offset mean */
+            for (size_t i = 0; i < m; i++)
+                x[i] = 3.0f + 2.0f * x[i]; /* offset mean */
             fill_uniform(&rng, ga, (size_t)ch);
             fill_uniform(&rng, be, (size_t)ch);
             CHECK(trdi_group_norm(x, n, ch, hw, g, 1e-5f, ga, be, silu, y) == TRDI_OK);
@@ -213,7 +223,8 @@ static void test_group_norm(void) {
             CHECK(trdi_group_norm(x, n, ch, hw, g, 0.0f, NULL, NULL, false, y) == TRDI_OK);
             int64_t cg = ch / g;
             double s = 0, ss = 0;
-            for (int64_t i = 0; i < cg * hw; i++) s += y[i], ss += (double)y[i] * y[i];
+            for (int64_t i = 0; i < cg * hw; i++)
+                s += y[i], ss += (double)y[i] * y[i];
             if (cg * hw > 1) {
                 CHECK_NEAR(s / (double)(cg * hw), 0.0, 1e-5);
                 CHECK_NEAR(ss / (double)(cg * hw), 1.0, 1e-5);

@@ -73,7 +73,8 @@ static void test_roundtrips(void) {
     for (int ch = 1; ch <= 3; ch += 2) {
         trdi_image im, back;
         CHECK(trdi_image_alloc(37, 23, ch, &im) == TRDI_OK); /* odd sizes */
-        for (int64_t i = 0; i < 37 * 23 * ch; i++) im.data[i] = (uint8_t)(i * 7 + i / 5);
+        for (int64_t i = 0; i < 37 * 23 * ch; i++)
+            im.data[i] = (uint8_t)(i * 7 + i / 5);
         /* PNG is lossless: exact. */
         CHECK(trdi_image_write(tpath("rt.png"), &im, 0) == TRDI_OK);
         CHECK(trdi_image_read(tpath("rt.png"), &back) == TRDI_OK);
@@ -163,7 +164,8 @@ static void test_corrupt(void) {
             CHECK(back.data == NULL && back.width == 0);
         }
         /* Garbage after the magic bytes. */
-        for (size_t i = 8; i < n; i++) bytes[i] = (unsigned char)(i * 131 + 7);
+        for (size_t i = 8; i < n; i++)
+            bytes[i] = (unsigned char)(i * 131 + 7);
         write_bytes(tpath("garbage"), bytes, n);
         CHECK(trdi_image_read(tpath("garbage"), &back) == TRDI_ERR_FORMAT);
         CHECK(back.data == NULL);
@@ -238,9 +240,11 @@ static void test_write_errors(void) {
 static void test_convert_crop(void) {
     trdi_image rgb, gray, back;
     CHECK(trdi_image_alloc(3, 2, 3, &rgb) == TRDI_OK);
-    for (int i = 0; i < 18; i++) rgb.data[i] = (uint8_t)(i * 13);
+    for (int i = 0; i < 18; i++)
+        rgb.data[i] = (uint8_t)(i * 13);
     /* Gray pixels stay gray through RGB -> L (the luma weights sum to 65536). */
-    for (int i = 0; i < 3; i++) rgb.data[i] = 77;
+    for (int i = 0; i < 3; i++)
+        rgb.data[i] = 77;
     rgb.data[3] = 255, rgb.data[4] = 0, rgb.data[5] = 0;
     CHECK(trdi_image_convert(&rgb, 1, &gray) == TRDI_OK);
     CHECK(gray.channels == 1 && gray.data[0] == 77);
@@ -253,7 +257,8 @@ static void test_convert_crop(void) {
 
     trdi_image im, c;
     CHECK(trdi_image_alloc(7, 4, 1, &im) == TRDI_OK);
-    for (int i = 0; i < 28; i++) im.data[i] = (uint8_t)i;
+    for (int i = 0; i < 28; i++)
+        im.data[i] = (uint8_t)i;
     CHECK(trdi_image_center_crop_square(&im, &c) == TRDI_OK);
     /* side 4, x offset (7 - 4) div 2 = 1 */
     CHECK(c.width == 4 && c.height == 4 && c.data[0] == 1 && c.data[4] == 8);
@@ -276,7 +281,8 @@ static void test_resize(void) {
         for (int s = 0; s < 6; s++) {
             CHECK(trdi_image_resize(&im, sizes[s][0], sizes[s][1], &out) == TRDI_OK);
             int ok = out.width == sizes[s][0] && out.height == sizes[s][1] && out.channels == ch;
-            for (int64_t i = 0; ok && i < out.width * out.height * ch; i++) ok = out.data[i] == 173;
+            for (int64_t i = 0; ok && i < out.width * out.height * ch; i++)
+                ok = out.data[i] == 173;
             CHECK_MSG(ok, "constant image not constant at %dx%d", sizes[s][0], sizes[s][1]);
             trdi_image_clear(&out);
         }
@@ -296,7 +302,8 @@ static void test_resize(void) {
      * (xx + 0.5) / 4 - 0.5) and the vertical direction. */
     CHECK(trdi_image_alloc(64, 8, 1, &im) == TRDI_OK);
     for (int y = 0; y < 8; y++)
-        for (int x = 0; x < 64; x++) im.data[y * 64 + x] = (uint8_t)(2 * x + 10);
+        for (int x = 0; x < 64; x++)
+            im.data[y * 64 + x] = (uint8_t)(2 * x + 10);
     CHECK(trdi_image_resize(&im, 16, 8, &out) == TRDI_OK);
     double maxerr = 0;
     for (int y = 0; y < 8; y++)
@@ -309,7 +316,8 @@ static void test_resize(void) {
     trdi_image_clear(&im);
     CHECK(trdi_image_alloc(4, 16, 1, &im) == TRDI_OK);
     for (int y = 0; y < 16; y++)
-        for (int x = 0; x < 4; x++) im.data[y * 4 + x] = (uint8_t)(10 * y + 20);
+        for (int x = 0; x < 4; x++)
+            im.data[y * 4 + x] = (uint8_t)(10 * y + 20);
     CHECK(trdi_image_resize(&im, 4, 64, &out) == TRDI_OK);
     maxerr = 0;
     for (int yy = 8; yy < 56; yy++) {
@@ -338,7 +346,8 @@ static void test_resize(void) {
     CHECK(trdi_image_resize(&mir, 23, 5, &out2) == TRDI_OK);
     int sym = 1;
     for (int y = 0; y < 5; y++)
-        for (int x = 0; x < 23; x++) sym &= out.data[y * 23 + x] == out2.data[y * 23 + 22 - x];
+        for (int x = 0; x < 23; x++)
+            sym &= out.data[y * 23 + x] == out2.data[y * 23 + 22 - x];
     CHECK(sym);
     trdi_image_clear(&out);
     trdi_image_clear(&out2);
@@ -349,7 +358,8 @@ static void test_resize(void) {
      * without support scaling would alias to black or white). Interior only; +-2 levels for the
      * fixed-point weights. */
     CHECK(trdi_image_alloc(64, 64, 1, &im) == TRDI_OK);
-    for (int i = 0; i < 64 * 64; i++) im.data[i] = ((i % 64 + i / 64) & 1) ? 255 : 0;
+    for (int i = 0; i < 64 * 64; i++)
+        im.data[i] = ((i % 64 + i / 64) & 1) ? 255 : 0;
     CHECK(trdi_image_resize(&im, 16, 16, &out) == TRDI_OK);
     maxerr = 0;
     for (int y = 2; y < 14; y++)
@@ -375,7 +385,53 @@ static void test_resize(void) {
     trdi_image_clear(&im);
 }
 
+/* PNG/JPEG variants written by Pillow (the fuzz seed corpus): RGB/gray/RGBA/palette/16-bit gray
+ * PNG, baseline/gray/progressive JPEG. rgb_8x6.png holds byte i = 7 i mod 256 (HWC order). */
+static void test_formats(void) {
+#define CORPUS TRDI_TEST_DATA "/../fuzz/corpus/fuzz_image/"
+    trdi_image rgb, im;
+    CHECK(trdi_image_read(CORPUS "rgb_8x6.png", &rgb) == TRDI_OK);
+    CHECK(rgb.width == 8 && rgb.height == 6 && rgb.channels == 3);
+    int ok = 1;
+    for (int i = 0; i < 8 * 6 * 3; i++)
+        ok &= rgb.data[i] == (uint8_t)(7 * i % 256);
+    CHECK(ok);
+    /* Alpha is dropped without compositing. */
+    CHECK(trdi_image_read(CORPUS "rgba_8x6.png", &im) == TRDI_OK && images_equal(&im, &rgb));
+    trdi_image_clear(&im);
+    CHECK(trdi_image_read(CORPUS "gray_8x6.png", &im) == TRDI_OK && im.channels == 1);
+    ok = 1;
+    for (int i = 0; i < 8 * 6; i++)
+        ok &= im.data[i] == rgb.data[3 * i];
+    CHECK(ok);
+    trdi_image_clear(&im);
+    CHECK(trdi_image_read(CORPUS "palette_8x6.png", &im) == TRDI_OK && im.channels == 3 &&
+          im.width == 8);
+    trdi_image_clear(&im);
+    /* 16-bit gray (samples 0, 255, 256, 1000, 65535, 30000 / 1..6): clipped to 255 as PIL. */
+    CHECK(trdi_image_read(CORPUS "gray16_6x2.png", &im) == TRDI_OK);
+    CHECK(im.width == 6 && im.height == 2 && im.channels == 1);
+    const uint16_t src16[12] = {0, 255, 256, 1000, 65535, 30000, 1, 2, 3, 4, 5, 6};
+    ok = 1;
+    for (int i = 0; i < 12; i++)
+        ok &= im.data[i] == (src16[i] > 255 ? 255 : src16[i]);
+    CHECK(ok);
+    trdi_image_clear(&im);
+    const char *jpegs[] = {"rgb_8x6.jpg", "gray_8x6.jpg", "progressive_8x6.jpg"};
+    const int chans[] = {3, 1, 3};
+    for (int i = 0; i < 3; i++) {
+        char p[512];
+        snprintf(p, sizeof p, CORPUS "%s", jpegs[i]);
+        CHECK_MSG(trdi_image_read(p, &im) == TRDI_OK, "%s: %s", jpegs[i], trdi_last_error());
+        CHECK(im.width == 8 && im.height == 6 && im.channels == chans[i]);
+        trdi_image_clear(&im);
+    }
+    trdi_image_clear(&rgb);
+#undef CORPUS
+}
+
 int main(void) {
+    test_formats();
     snprintf(tmpdir, sizeof tmpdir, "/tmp/trdi_test_image_XXXXXX");
     if (!mkdtemp(tmpdir)) {
         perror("mkdtemp");

@@ -24,7 +24,8 @@ static float bitsf(uint32_t u) {
 static void test_f16_to_f32(void) {
     static uint16_t all[65536];
     static float ref[65536], simd[65536];
-    for (uint32_t i = 0; i < 65536; i++) all[i] = (uint16_t)i;
+    for (uint32_t i = 0; i < 65536; i++)
+        all[i] = (uint16_t)i;
     trdi_f16_to_f32_ref(all, 65536, ref);
     int bad_formula = 0, bad_roundtrip = 0;
     for (uint32_t i = 0; i < 65536; i++) {
@@ -48,7 +49,8 @@ static void test_f16_to_f32(void) {
     CHECK_MSG(bad_roundtrip == 0, "%d half values do not survive float -> half", bad_roundtrip);
     if (trdi_f16_to_f32_f16c(all, 65536, simd)) {
         int diff = 0;
-        for (uint32_t i = 0; i < 65536; i++) diff += fbits(ref[i]) != fbits(simd[i]);
+        for (uint32_t i = 0; i < 65536; i++)
+            diff += fbits(ref[i]) != fbits(simd[i]);
         CHECK_MSG(diff == 0, "%d of 65536 half values differ between C and F16C (bitwise)", diff);
         /* odd lengths and offsets exercise the tail path */
         float tail[13];
@@ -81,7 +83,8 @@ static void test_f32_to_f16(void) {
     uint64_t u = 0;
     while (u <= 0xffffffffu) {
         int k = 0;
-        for (; k < CHUNK && u <= 0xffffffffu; k++, u += 251) src[k] = bitsf((uint32_t)u);
+        for (; k < CHUNK && u <= 0xffffffffu; k++, u += 251)
+            src[k] = bitsf((uint32_t)u);
         trdi_f32_to_f16_f16c(src, (size_t)k, simd);
         for (int i = 0; i < k; i++) {
             uint16_t c = trdi_f32_to_f16(src[i]);
@@ -93,9 +96,9 @@ static void test_f32_to_f16(void) {
     CHECK(trdi_f32_to_f16(65504.0f) == 0x7bff);
     CHECK(trdi_f32_to_f16(65519.99f) == 0x7bff);
     CHECK(trdi_f32_to_f16(65520.0f) == 0x7c00);
-    CHECK(trdi_f32_to_f16(ldexpf(1.0f, -25)) == 0x0000);       /* tie -> even (0) */
-    CHECK(trdi_f32_to_f16(ldexpf(1.5f, -25)) == 0x0001);       /* above the tie */
-    CHECK(trdi_f32_to_f16(ldexpf(3.0f, -25)) == 0x0002);       /* 1.5 ulp tie -> even (2) */
+    CHECK(trdi_f32_to_f16(ldexpf(1.0f, -25)) == 0x0000); /* tie -> even (0) */
+    CHECK(trdi_f32_to_f16(ldexpf(1.5f, -25)) == 0x0001); /* above the tie */
+    CHECK(trdi_f32_to_f16(ldexpf(3.0f, -25)) == 0x0002); /* 1.5 ulp tie -> even (2) */
     CHECK(trdi_f32_to_f16(-0.0f) == 0x8000);
 }
 
@@ -110,7 +113,7 @@ static void test_bf16(void) {
         uint32_t lo = fbits(x) & 0xffff0000u;
         double down = bitsf(lo);
         double up = (lo & 0x7fffffffu) == 0x7f7f0000u ? copysign(ldexp(1.0, 128), x)
-                                                       : (double)bitsf(lo + 0x10000u);
+                                                      : (double)bitsf(lo + 0x10000u);
         double dd = fabs((double)x - down), du = fabs(up - (double)x);
         double want = dd < du ? down : du < dd ? up : (((lo >> 16) & 1) ? up : down);
         if (fabs(want) == ldexp(1.0, 128)) want = copysign(INFINITY, x);
@@ -148,18 +151,18 @@ static void test_fp8(void) {
     }
     CHECK_MSG(bad43 == 0, "%d E4M3 values wrong", bad43);
     CHECK_MSG(bad52 == 0, "%d E5M2 values wrong", bad52);
-    CHECK(nan43 == 2);                                /* only S.1111.111 */
-    CHECK(trdi_f8e4m3_to_f32(0x7e) == 448.0f);        /* largest E4M3 */
-    CHECK(trdi_f8e4m3_to_f32(0x01) == 0.001953125f);  /* 2^-9 */
-    CHECK(trdi_f8e5m2_to_f32(0x7b) == 57344.0f);      /* largest finite E5M2 */
+    CHECK(nan43 == 2);                               /* only S.1111.111 */
+    CHECK(trdi_f8e4m3_to_f32(0x7e) == 448.0f);       /* largest E4M3 */
+    CHECK(trdi_f8e4m3_to_f32(0x01) == 0.001953125f); /* 2^-9 */
+    CHECK(trdi_f8e5m2_to_f32(0x7b) == 57344.0f);     /* largest finite E5M2 */
     CHECK(isinf(trdi_f8e5m2_to_f32(0xfc)) && trdi_f8e5m2_to_f32(0xfc) < 0);
 }
 
 static void test_dtype_names(void) {
-    const char *names[] = {"F32", "F16", "BF16", "F64", "F8_E4M3", "F8_E5M2",
-                           "I64", "I32", "I16", "I8", "U8", "BOOL"};
-    const size_t sizes[] = {4, 2, 2, 8, 1, 1, 8, 4, 2, 1, 1, 1};
-    for (int i = 0; i < 12; i++) {
+    const char *names[] = {"F32", "F16", "BF16", "F64",  "F8_E4M3", "F8_E5M2", "I64", "I32",
+                           "I16", "I8",  "U8",   "BOOL", "U16",     "U32",     "U64"};
+    const size_t sizes[] = {4, 2, 2, 8, 1, 1, 8, 4, 2, 1, 1, 1, 2, 4, 8};
+    for (int i = 0; i < 15; i++) {
         trdi_st_dtype d;
         CHECK(trdi_st_dtype_from_name(names[i], &d) == TRDI_OK && (int)d == i);
         CHECK(strcmp(trdi_st_dtype_name((trdi_st_dtype)i), names[i]) == 0);
@@ -175,7 +178,8 @@ static void test_round_trip(const char *dir) {
     char path[512];
     snprintf(path, sizeof path, "%s/rt.safetensors", dir);
     float a[2 * 3 * 4];
-    for (int i = 0; i < 24; i++) a[i] = (float)i * 0.25f - 3.0f;
+    for (int i = 0; i < 24; i++)
+        a[i] = (float)i * 0.25f - 3.0f;
     int64_t sa[] = {2, 3, 4};
     double b[3] = {1.5, -2.0, 1e300};
     int64_t sb[] = {3};
@@ -224,7 +228,8 @@ static void test_round_trip(const char *dir) {
     CHECK(trdi_safetensors_read_f32(f, "h", hf, 4) == TRDI_OK);
     CHECK(hf[0] == 1.0f && hf[1] == -2.0f && isinf(hf[2]) && hf[3] == ldexpf(1.0f, -24));
     float iv[2];
-    CHECK(trdi_safetensors_read_f32(f, "ints", iv, 2) == TRDI_OK && iv[0] == -5.0f && iv[1] == 999.0f);
+    CHECK(trdi_safetensors_read_f32(f, "ints", iv, 2) == TRDI_OK && iv[0] == -5.0f &&
+          iv[1] == 999.0f);
     t = trdi_safetensors_lookup(f, "scalar");
     CHECK(t && t->ndim == 0 && t->numel == 1);
     t = trdi_safetensors_lookup(f, "empty");
@@ -239,7 +244,8 @@ static void test_round_trip(const char *dir) {
     CHECK(trdi_safetensors_lookup(f, weird) != NULL);
     CHECK(trdi_safetensors_lookup(f, "nope") == NULL);
     CHECK(trdi_safetensors_metadata_count(f) == 2);
-    CHECK(trdi_safetensors_metadata(f, "format") && !strcmp(trdi_safetensors_metadata(f, "format"), "pt"));
+    CHECK(trdi_safetensors_metadata(f, "format") &&
+          !strcmp(trdi_safetensors_metadata(f, "format"), "pt"));
     CHECK(trdi_safetensors_metadata(f, "note") &&
           !strcmp(trdi_safetensors_metadata(f, "note"), "quote\" and \xe2\x82\xac"));
     const char *k, *v;
@@ -299,6 +305,78 @@ static void test_round_trip(const char *dir) {
     unlink(path);
 }
 
+/* Every dtype through a file: values come back through trdi_safetensors_read_f32 as the scalar
+ * conversions (or plain integer values) say. */
+static void test_all_dtypes(const char *dir) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/dtypes.safetensors", dir);
+    uint16_t bf[3] = {0x3f80, 0xc040, 0x7f80}; /* 1, -3, inf */
+    uint8_t e4[4] = {0x38, 0xb8, 0x7e, 0x7f};  /* 1, -1, 448, NaN */
+    uint8_t e5[4] = {0x3c, 0xbc, 0x7b, 0x7c};  /* 1, -1, 57344, inf */
+    int32_t i32[2] = {-70000, 123};
+    int16_t i16[2] = {-300, 300};
+    int8_t i8[2] = {-128, 127};
+    uint8_t u8[2] = {0, 255};
+    uint8_t bo[3] = {0, 1, 2};
+    uint16_t u16[2] = {0, 65535};
+    uint32_t u32[2] = {7, 4000000000u};
+    uint64_t u64[2] = {1, (uint64_t)1 << 40};
+    int64_t s2[] = {2}, s3[] = {3}, s4[] = {4};
+    trdi_st_write_entry e[] = {
+        {"bf", TRDI_ST_BF16, 1, s3, bf},    {"e4", TRDI_ST_F8_E4M3, 1, s4, e4},
+        {"e5", TRDI_ST_F8_E5M2, 1, s4, e5}, {"i32", TRDI_ST_I32, 1, s2, i32},
+        {"i16", TRDI_ST_I16, 1, s2, i16},   {"i8", TRDI_ST_I8, 1, s2, i8},
+        {"u8", TRDI_ST_U8, 1, s2, u8},      {"bool", TRDI_ST_BOOL, 1, s3, bo},
+        {"u16", TRDI_ST_U16, 1, s2, u16},   {"u32", TRDI_ST_U32, 1, s2, u32},
+        {"u64", TRDI_ST_U64, 1, s2, u64},
+    };
+    CHECK_MSG(trdi_safetensors_write(path, e, 11, NULL) == TRDI_OK, "%s", trdi_last_error());
+    trdi_safetensors *f = NULL;
+    CHECK_MSG(trdi_safetensors_open(path, &f) == TRDI_OK, "%s", trdi_last_error());
+    if (!f) return;
+    float v[4];
+    CHECK(trdi_safetensors_read_f32(f, "bf", v, 3) == TRDI_OK && v[0] == 1.0f && v[1] == -3.0f &&
+          isinf(v[2]));
+    CHECK(trdi_safetensors_read_f32(f, "e4", v, 4) == TRDI_OK && v[0] == 1.0f && v[1] == -1.0f &&
+          v[2] == trdi_f8e4m3_to_f32(0x7e) && isnan(v[3]));
+    CHECK(trdi_safetensors_read_f32(f, "e5", v, 4) == TRDI_OK && v[0] == 1.0f && v[1] == -1.0f &&
+          v[2] == trdi_f8e5m2_to_f32(0x7b) && isinf(v[3]));
+    CHECK(trdi_safetensors_read_f32(f, "i32", v, 2) == TRDI_OK && v[0] == -70000.0f &&
+          v[1] == 123.0f);
+    CHECK(trdi_safetensors_read_f32(f, "i16", v, 2) == TRDI_OK && v[0] == -300.0f &&
+          v[1] == 300.0f);
+    CHECK(trdi_safetensors_read_f32(f, "i8", v, 2) == TRDI_OK && v[0] == -128.0f && v[1] == 127.0f);
+    CHECK(trdi_safetensors_read_f32(f, "u8", v, 2) == TRDI_OK && v[0] == 0.0f && v[1] == 255.0f);
+    CHECK(trdi_safetensors_read_f32(f, "bool", v, 3) == TRDI_OK && v[0] == 0.0f && v[1] == 1.0f &&
+          v[2] == 1.0f);
+    CHECK(trdi_safetensors_read_f32(f, "u16", v, 2) == TRDI_OK && v[0] == 0.0f && v[1] == 65535.0f);
+    CHECK(trdi_safetensors_read_f32(f, "u32", v, 2) == TRDI_OK && v[0] == 7.0f && v[1] == 4e9f);
+    CHECK(trdi_safetensors_read_f32(f, "u64", v, 2) == TRDI_OK && v[0] == 1.0f &&
+          v[1] == ldexpf(1.0f, 40));
+    /* the expected-tensor check wants floating dtypes */
+    trdi_st_spec spec[] = {{.name = "u8", .ndim = 1, .shape = {2}},
+                           {.name = "bf", .ndim = 1, .shape = {3}}};
+    CHECK(trdi_safetensors_check(f, spec, 2, true, NULL) == TRDI_ERR_FORMAT);
+    CHECK(strstr(trdi_last_error(), "u8: dtype U8") != NULL);
+    CHECK(trdi_safetensors_check(f, spec + 1, 1, true, NULL) == TRDI_OK);
+    trdi_safetensors_close(f);
+    unlink(path);
+    /* the writer refuses reserved, non-UTF-8 and unpaired-metadata input */
+    trdi_st_write_entry r1[] = {{"__metadata__", TRDI_ST_U8, 1, s2, u8}};
+    CHECK(trdi_safetensors_write(path, r1, 1, NULL) == TRDI_ERR_INVALID_ARG);
+    trdi_st_write_entry r2[] = {{"bad\xff", TRDI_ST_U8, 1, s2, u8}};
+    CHECK(trdi_safetensors_write(path, r2, 1, NULL) == TRDI_ERR_INVALID_ARG);
+    const char *odd[] = {"key", NULL};
+    CHECK(trdi_safetensors_write(path, e, 1, odd) == TRDI_ERR_INVALID_ARG);
+    CHECK(strstr(trdi_last_error(), "'key'") != NULL);
+    trdi_st_write_entry r3[] = {{"x", (trdi_st_dtype)42, 1, s2, u8}};
+    CHECK(trdi_safetensors_write(path, r3, 1, NULL) == TRDI_ERR_INVALID_ARG);
+    CHECK(access(path, F_OK) != 0);
+    /* memory: empty input is "truncated", not a crash */
+    CHECK(trdi_safetensors_open_memory(NULL, 0, "mem", &f) == TRDI_ERR_FORMAT && f == NULL);
+    CHECK(strstr(trdi_last_error(), "mem") && strstr(trdi_last_error(), "truncated"));
+}
+
 static unsigned char *slurp(const char *path, size_t *size) {
     FILE *fp = fopen(path, "rb");
     if (!fp) return NULL;
@@ -330,15 +408,16 @@ static void test_rewrite_identical(const char *src, const char *dir) {
         const trdi_st_tensor *t = trdi_safetensors_at(f, i);
         e[i] = (trdi_st_write_entry){t->name, t->dtype, t->ndim, t->shape, t->data};
     }
-    for (int64_t i = 0; i < nm; i++) trdi_safetensors_metadata_at(f, i, &meta[2 * i], &meta[2 * i + 1]);
+    for (int64_t i = 0; i < nm; i++)
+        trdi_safetensors_metadata_at(f, i, &meta[2 * i], &meta[2 * i + 1]);
     char out[512];
     snprintf(out, sizeof out, "%s/rewrite.safetensors", dir);
     st = trdi_safetensors_write(out, e, n, nm ? meta : NULL);
     CHECK_MSG(st == TRDI_OK, "%s", trdi_last_error());
     size_t na = 0, nb = 0;
     unsigned char *a = slurp(src, &na), *b = slurp(out, &nb);
-    CHECK_MSG(a && b && na == nb && memcmp(a, b, na) == 0, "rewrite of %s differs (%zu vs %zu bytes)",
-              src, na, nb);
+    CHECK_MSG(a && b && na == nb && memcmp(a, b, na) == 0,
+              "rewrite of %s differs (%zu vs %zu bytes)", src, na, nb);
     free(a);
     free(b);
     free(e);
@@ -359,6 +438,7 @@ int main(void) {
         return TEST_SUMMARY();
     }
     test_round_trip(dir);
+    test_all_dtypes(dir);
     const char *files[] = {
         "sd15-tiny/model/unet/diffusion_pytorch_model.safetensors",
         "sd15-tiny/model/unet/diffusion_pytorch_model.fp16.safetensors",

@@ -19,10 +19,12 @@ static void write_file(const char *path, const char *header, size_t hbytes, int6
     if (!fp) return;
     uint64_t n = hlen < 0 ? (uint64_t)hbytes : (uint64_t)hlen;
     unsigned char len8[8];
-    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)(n >> (8 * i));
+    for (int i = 0; i < 8; i++)
+        len8[i] = (unsigned char)(n >> (8 * i));
     fwrite(len8, 1, 8, fp);
     fwrite(header, 1, hbytes, fp);
-    for (size_t i = 0; i < data; i++) fputc(0, fp);
+    for (size_t i = 0; i < data; i++)
+        fputc(0, fp);
     fclose(fp);
 }
 
@@ -85,8 +87,9 @@ int main(void) {
     char path[600];
 
     /* a valid file for reference, and a missing-tensor lookup on it */
-    const char *good = "{\"__metadata__\":{\"format\":\"pt\"},\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],"
-                       "\"data_offsets\":[0,16]}}";
+    const char *good =
+        "{\"__metadata__\":{\"format\":\"pt\"},\"w\":{\"dtype\":\"F32\",\"shape\":[2,2],"
+        "\"data_offsets\":[0,16]}}";
     snprintf(path, sizeof path, "%s/good.safetensors", dir);
     write_file(path, good, strlen(good), -1, 16);
     trdi_safetensors *f = NULL;
@@ -116,7 +119,8 @@ int main(void) {
     /* a lying header length: longer than the file, and absurdly large */
     snprintf(path, sizeof path, "%s/hlen_long.safetensors", dir);
     write_file(path, good, strlen(good), (int64_t)strlen(good) + 17, 16);
-    expect_fail("hlen_long.safetensors", TRDI_ERR_FORMAT, NEEDLES("header length", "exceeds the file"));
+    expect_fail("hlen_long.safetensors", TRDI_ERR_FORMAT,
+                NEEDLES("header length", "exceeds the file"));
     snprintf(path, sizeof path, "%s/hlen_huge.safetensors", dir);
     write_file(path, good, strlen(good), (int64_t)1 << 40, 16);
     expect_fail("hlen_huge.safetensors", TRDI_ERR_FORMAT, NEEDLES("header length", "limit"));
@@ -137,13 +141,18 @@ int main(void) {
               NEEDLES("__metadata__", "format", "not a string"));
     case_json("meta2.safetensors", "{\"__metadata__\":[]}", 0, TRDI_ERR_FORMAT,
               NEEDLES("__metadata__"));
+    case_json("meta3.safetensors", "{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}}", 0,
+              TRDI_ERR_FORMAT, NEEDLES("__metadata__", "'k'", "twice"));
+    case_json("meta4.safetensors", "{\"__metadata__\":{},\"__metadata__\":{}}", 0, TRDI_ERR_FORMAT,
+              NEEDLES("duplicate __metadata__"));
 
     /* tensor entries */
-    case_json("dtype.safetensors", "{\"w.bias\":{\"dtype\":\"F12\",\"shape\":[2],\"data_offsets\":[0,8]}}",
-              8, TRDI_ERR_FORMAT, NEEDLES("'w.bias'", "unknown dtype", "F12"));
+    case_json("dtype.safetensors",
+              "{\"w.bias\":{\"dtype\":\"F12\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8,
+              TRDI_ERR_FORMAT, NEEDLES("'w.bias'", "unknown dtype", "F12"));
     case_json("dtype_lower.safetensors",
-              "{\"w\":{\"dtype\":\"f32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, TRDI_ERR_FORMAT,
-              NEEDLES("'w'", "unknown dtype"));
+              "{\"w\":{\"dtype\":\"f32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8,
+              TRDI_ERR_FORMAT, NEEDLES("'w'", "unknown dtype"));
     case_json("size.safetensors",
               "{\"w.weight\":{\"dtype\":\"F16\",\"shape\":[2,3],\"data_offsets\":[0,24]}}", 24,
               TRDI_ERR_FORMAT, NEEDLES("'w.weight'", "[2, 3]", "F16", "12 bytes", "24"));
@@ -220,12 +229,13 @@ int main(void) {
     }
 
     /* remove the generated files */
-    const char *names[] = {"good", "empty", "five", "hlen_long", "hlen_huge", "hlen_max",
-                           "badjson", "array", "trailing", "utf8", "nul", "meta", "meta2",
-                           "dtype", "dtype_lower", "size", "outside", "truncdata", "overlap",
-                           "overlap_same", "dup", "negshape", "fracshape", "strshape", "overflow",
-                           "dims", "backwards", "offsets3", "negoffset", "nodtype", "extrakey",
-                           "notobj", "lenient", NULL};
+    const char *names[] = {
+        "good",      "empty",     "five",     "hlen_long",    "hlen_huge",   "hlen_max",
+        "badjson",   "array",     "trailing", "utf8",         "nul",         "meta",
+        "meta2",     "meta3",     "meta4",    "dtype",        "dtype_lower", "size",
+        "outside",   "truncdata", "overlap",  "overlap_same", "dup",         "negshape",
+        "fracshape", "strshape",  "overflow", "dims",         "backwards",   "offsets3",
+        "negoffset", "nodtype",   "extrakey", "notobj",       "lenient",     NULL};
     for (int i = 0; names[i]; i++) {
         snprintf(path, sizeof path, "%s/%s.safetensors", dir, names[i]);
         unlink(path);

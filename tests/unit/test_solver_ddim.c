@@ -211,7 +211,9 @@ static void test_errors(void) {
     CHECK(trdi_sample(&pb, &plan, &g, x0, NULL, back) == TRDI_ERR_INVALID_ARG);
     trdi_method_params pe = trdi_method_default_params(TRDI_METHOD_EDICT);
     pe.edict_p = 0.0f;
+    zT[0] = 1.0f;
     CHECK(trdi_invert(&pe, &plan, &g, x0, zT, NULL) == TRDI_ERR_INVALID_ARG);
+    CHECK(zT[0] == 0.0f); /* zeroed on a parameter error too */
     trdi_method_params bm = p;
     bm.method = (trdi_method)42;
     CHECK(trdi_invert(&bm, &plan, &g, x0, zT, NULL) == TRDI_ERR_INVALID_ARG);

@@ -69,7 +69,7 @@ int main(void) {
     double kl0 = kl_loss(eps, NULL), ac0 = ac_loss(eps, NULL);
     float reg[D];
     memcpy(reg, eps, sizeof eps);
-    CHECK(solver_renoise_regularize(&p, C, H, W, STAR, reg, &rng) == TRDI_OK);
+    CHECK(solver_renoise_regularize(&p, C, H, W, STAR, reg, &rng, NULL) == TRDI_OK);
     double kl1 = kl_loss(reg, NULL), ac1 = ac_loss(reg, NULL);
     printf("patch KL %.4g -> %.4g, autocorrelation %.4g -> %.4g\n", kl0, kl1, ac0, ac1);
     CHECK(kl1 < kl0);
@@ -78,7 +78,7 @@ int main(void) {
     p.renoise_lambda_kl = 0.0f;
     p.renoise_lambda_ac = 0.0f;
     memcpy(reg, eps, sizeof eps);
-    CHECK(solver_renoise_regularize(&p, C, H, W, STAR, reg, &rng) == TRDI_OK);
+    CHECK(solver_renoise_regularize(&p, C, H, W, STAR, reg, &rng, NULL) == TRDI_OK);
     CHECK(memcmp(reg, eps, sizeof eps) == 0);
 
     /* Determinism: same seed -> bit-identical zT; another seed -> a different zT (the noise n0

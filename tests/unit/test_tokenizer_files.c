@@ -1,6 +1,6 @@
 /* test_tokenizer_files.c -- loading tokenizer folders: a tiny hand-written valid folder (defaults
- * when the config files are absent, unknown symbols -> unk), and malformed vocab.json / merges.txt /
- * tokenizer_config.json files, which must fail with TRDI_ERR_FORMAT (or TRDI_ERR_IO when missing)
+ * when the config files are absent, unknown symbols -> unk), and malformed vocab.json / merges.txt
+ * / tokenizer_config.json files, which must fail with TRDI_ERR_FORMAT (or TRDI_ERR_IO when missing)
  * and a message naming the file and line. */
 #include "harness.h"
 #include "trdi.h"
@@ -26,18 +26,19 @@ static void put(const char *name, const char *text) {
     fclose(f);
 }
 
-static const char *good_vocab = "{\"a\": 0, \"b\": 1, \"a</w>\": 2, \"b</w>\": 3, \"ab</w>\": 4, \"ab\": 5,\n"
-                                " \"<|startoftext|>\": 6, \"<|endoftext|>\": 7}\n";
+static const char *good_vocab =
+    "{\"a\": 0, \"b\": 1, \"a</w>\": 2, \"b</w>\": 3, \"ab</w>\": 4, \"ab\": 5,\n"
+    " \"<|startoftext|>\": 6, \"<|endoftext|>\": 7}\n";
 static const char *good_merges = "#version: 0.2\na b</w>\na b\n";
 
 /* Loads the folder and checks the failure status and that the message contains `needle`. */
 static void expect_fail(trdi_status want, const char *needle, int line) {
     trdi_tokenizer *tok = (trdi_tokenizer *)1;
     trdi_status st = trdi_tokenizer_load(dir, &tok);
-    CHECK_MSG(st == want && tok == NULL, "line %d: status %d (%s), want %d", line, (int)st, trdi_last_error(),
-              (int)want);
-    CHECK_MSG(strstr(trdi_last_error(), needle) != NULL, "line %d: message '%s' lacks '%s'", line, trdi_last_error(),
-              needle);
+    CHECK_MSG(st == want && tok == NULL, "line %d: status %d (%s), want %d", line, (int)st,
+              trdi_last_error(), (int)want);
+    CHECK_MSG(strstr(trdi_last_error(), needle) != NULL, "line %d: message '%s' lacks '%s'", line,
+              trdi_last_error(), needle);
     if (st == TRDI_OK) trdi_tokenizer_free(tok);
 }
 
@@ -48,7 +49,8 @@ static void test_tiny_valid(void) {
     CHECK_MSG(trdi_tokenizer_load(dir, &tok) == TRDI_OK, "%s", trdi_last_error());
     if (!tok) return;
     /* No config files: CLIP's defaults (bos <|startoftext|>, eos = pad = unk = <|endoftext|>). */
-    CHECK(trdi_tokenizer_bos_id(tok) == 6 && trdi_tokenizer_eos_id(tok) == 7 && trdi_tokenizer_pad_id(tok) == 7);
+    CHECK(trdi_tokenizer_bos_id(tok) == 6 && trdi_tokenizer_eos_id(tok) == 7 &&
+          trdi_tokenizer_pad_id(tok) == 7);
     CHECK(trdi_tokenizer_vocab_size(tok) == 8 && trdi_tokenizer_model_max_length(tok) == 77);
     trdi_tokens t;
     CHECK(trdi_tokenizer_encode(tok, "AB abab c", 8, &t) == TRDI_OK);
@@ -56,7 +58,8 @@ static void test_tiny_valid(void) {
      * vocabulary -> unk (7). */
     CHECK(t.n_tokens == 4);
     if (t.n_tokens == 4) {
-        CHECK(t.token_ids[0] == 4 && t.token_ids[1] == 5 && t.token_ids[2] == 4 && t.token_ids[3] == 7);
+        CHECK(t.token_ids[0] == 4 && t.token_ids[1] == 5 && t.token_ids[2] == 4 &&
+              t.token_ids[3] == 7);
         CHECK(!strcmp(t.bpe_tokens[3], "c</w>"));
     }
     CHECK(t.length == 6 && t.input_ids[7] == 7);

@@ -17,10 +17,11 @@ int64_t trdi_conv_out_len(int64_t len, int64_t k, int64_t stride, int64_t pad) {
 trdi_status trdi_conv2d_check(const trdi_conv2d_shape *s) {
     if (!s) return trdi_fail(TRDI_ERR_INVALID_ARG, "conv2d: shape is NULL");
     if (s->n <= 0 || s->c_in <= 0 || s->h <= 0 || s->w <= 0 || s->c_out <= 0)
-        return trdi_fail(TRDI_ERR_INVALID_ARG,
-                         "conv2d: sizes must be positive (n %lld, c_in %lld, h %lld, w %lld, c_out %lld)",
-                         (long long)s->n, (long long)s->c_in, (long long)s->h, (long long)s->w,
-                         (long long)s->c_out);
+        return trdi_fail(
+            TRDI_ERR_INVALID_ARG,
+            "conv2d: sizes must be positive (n %lld, c_in %lld, h %lld, w %lld, c_out %lld)",
+            (long long)s->n, (long long)s->c_in, (long long)s->h, (long long)s->w,
+            (long long)s->c_out);
     if (s->kh <= 0 || s->kw <= 0 || s->stride_h <= 0 || s->stride_w <= 0 || s->pad_h < 0 ||
         s->pad_w < 0)
         return trdi_fail(TRDI_ERR_INVALID_ARG,
@@ -29,10 +30,11 @@ trdi_status trdi_conv2d_check(const trdi_conv2d_shape *s) {
                          (long long)s->stride_w, (long long)s->pad_h, (long long)s->pad_w);
     if (trdi_conv_out_len(s->h, s->kh, s->stride_h, s->pad_h) <= 0 ||
         trdi_conv_out_len(s->w, s->kw, s->stride_w, s->pad_w) <= 0)
-        return trdi_fail(TRDI_ERR_INVALID_ARG,
-                         "conv2d: input %lldx%lld (padding %lldx%lld) is smaller than the kernel %lldx%lld",
-                         (long long)s->h, (long long)s->w, (long long)s->pad_h, (long long)s->pad_w,
-                         (long long)s->kh, (long long)s->kw);
+        return trdi_fail(
+            TRDI_ERR_INVALID_ARG,
+            "conv2d: input %lldx%lld (padding %lldx%lld) is smaller than the kernel %lldx%lld",
+            (long long)s->h, (long long)s->w, (long long)s->pad_h, (long long)s->pad_w,
+            (long long)s->kh, (long long)s->kw);
     return TRDI_OK;
 }
 
@@ -65,7 +67,8 @@ trdi_status trdi_conv2d_ref(const trdi_conv2d_shape *s, const float *x, const fl
 }
 
 void trdi_relu_ref(const float *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = x[i] < 0.0f ? 0.0f : x[i];
+    for (size_t i = 0; i < n; i++)
+        y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
 int64_t trdi_pool_out_len(int64_t len, int64_t k, int64_t stride, int64_t pad, bool ceil_mode) {
@@ -81,13 +84,15 @@ int64_t trdi_pool_out_len(int64_t len, int64_t k, int64_t stride, int64_t pad, b
 static trdi_status maxpool_check(int64_t planes, int64_t h, int64_t w, int64_t k, int64_t stride,
                                  int64_t pad) {
     if (planes <= 0 || h <= 0 || w <= 0 || k <= 0 || stride <= 0 || pad < 0)
-        return trdi_fail(TRDI_ERR_INVALID_ARG,
-                         "maxpool2d: bad sizes (planes %lld, %lldx%lld, kernel %lld, stride %lld, pad %lld)",
-                         (long long)planes, (long long)h, (long long)w, (long long)k,
-                         (long long)stride, (long long)pad);
+        return trdi_fail(
+            TRDI_ERR_INVALID_ARG,
+            "maxpool2d: bad sizes (planes %lld, %lldx%lld, kernel %lld, stride %lld, pad %lld)",
+            (long long)planes, (long long)h, (long long)w, (long long)k, (long long)stride,
+            (long long)pad);
     if (pad > k / 2)
-        return trdi_fail(TRDI_ERR_INVALID_ARG, "maxpool2d: padding %lld exceeds half the kernel %lld",
-                         (long long)pad, (long long)k);
+        return trdi_fail(TRDI_ERR_INVALID_ARG,
+                         "maxpool2d: padding %lld exceeds half the kernel %lld", (long long)pad,
+                         (long long)k);
     return TRDI_OK;
 }
 
@@ -98,8 +103,9 @@ trdi_status trdi_maxpool2d_ref(const float *x, int64_t planes, int64_t h, int64_
     int64_t oh_n = trdi_pool_out_len(h, k, stride, pad, ceil_mode);
     int64_t ow_n = trdi_pool_out_len(w, k, stride, pad, ceil_mode);
     if (oh_n <= 0 || ow_n <= 0)
-        return trdi_fail(TRDI_ERR_INVALID_ARG, "maxpool2d: input %lldx%lld too small for kernel %lld",
-                         (long long)h, (long long)w, (long long)k);
+        return trdi_fail(TRDI_ERR_INVALID_ARG,
+                         "maxpool2d: input %lldx%lld too small for kernel %lld", (long long)h,
+                         (long long)w, (long long)k);
     for (int64_t p = 0; p < planes; p++)
         for (int64_t oh = 0; oh < oh_n; oh++)
             for (int64_t ow = 0; ow < ow_n; ow++) {
@@ -120,9 +126,9 @@ trdi_status trdi_maxpool2d_ref(const float *x, int64_t planes, int64_t h, int64_
     return TRDI_OK;
 }
 
-trdi_status trdi_group_norm_ref(const float *x, int64_t n, int64_t c, int64_t hw,
-                                int64_t groups, float eps, const float *gamma, const float *beta,
-                                bool silu, float *y) {
+trdi_status trdi_group_norm_ref(const float *x, int64_t n, int64_t c, int64_t hw, int64_t groups,
+                                float eps, const float *gamma, const float *beta, bool silu,
+                                float *y) {
     if (n <= 0 || c <= 0 || hw <= 0 || groups <= 0 || c % groups != 0 || !(eps >= 0.0f))
         return trdi_fail(TRDI_ERR_INVALID_ARG,
                          "group_norm: bad sizes (n %lld, c %lld, hw %lld, groups %lld, eps %g)",
@@ -134,10 +140,12 @@ trdi_status trdi_group_norm_ref(const float *x, int64_t n, int64_t c, int64_t hw
             float *ys = y + (b * c + g * cg) * hw;
             int64_t m = cg * hw;
             double sum = 0.0;
-            for (int64_t i = 0; i < m; i++) sum += xs[i];
+            for (int64_t i = 0; i < m; i++)
+                sum += xs[i];
             double mean = sum / (double)m;
             double ss = 0.0;
-            for (int64_t i = 0; i < m; i++) ss += ((double)xs[i] - mean) * ((double)xs[i] - mean);
+            for (int64_t i = 0; i < m; i++)
+                ss += ((double)xs[i] - mean) * ((double)xs[i] - mean);
             double rstd = 1.0 / sqrt(ss / (double)m + (double)eps);
             for (int64_t cc = 0; cc < cg; cc++) {
                 int64_t ch = g * cg + cc;

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# e2e: `trdi demo` prints one row per method and schedule; BELM reconstructs exactly.
+set -u
+T="$1"
+fail=0
+ok() { echo "ok: $1"; }
+bad() { echo "FAIL: $1"; fail=1; }
+D=$(mktemp -d)
+trap 'rm -rf "$D"' EXIT
+"$T" demo --steps 20 >"$D/t" || bad "demo run"
+[ "$(grep -cE '^(ddim|npi|renoise|gnri|fpi|aidi|edict|bdia|belm) +(uniform|trdi) ' "$D/t")" -eq 18 ] && ok "18 table rows" || bad "table: $(cat "$D/t")"
+grep -q "20 steps" "$D/t" && ok "header names the steps" || bad "header"
+"$T" demo --steps 20 --json >"$D/j" || bad "demo json"
+python3 - "$D/j" <<'PY' && ok "json rows" || bad "json rows"
+import json, sys
+j = json.load(open(sys.argv[1]))
+rows = j["rows"]
+assert len(rows) == 18
+assert {r["method"] for r in rows} == {"ddim", "npi", "renoise", "gnri", "fpi", "aidi", "edict", "bdia", "belm"}
+assert all(r["nfe"] > 0 and "psnr" in r and "mse" in r for r in rows)
+assert all(r["psnr"] == "inf" for r in rows if r["method"] == "belm")
+PY
+"$T" demo --steps x >/dev/null 2>&1; [ $? -eq 2 ] && ok "bad steps" || bad "bad steps"
+exit $fail

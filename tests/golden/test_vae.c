@@ -1,0 +1,168 @@
+/* test_vae.c -- the AutoencoderKL port against diffusers 0.31 outputs for the tiny SD 1.5 VAE
+ * (tests/data/sd15-tiny/vae.{safetensors,json}, copied from the shared reference data): encoder
+ * moments / mean / std of the 64x64 test picture and every encoder debug tensor, the posterior
+ * sample formula with the recorded noise, decoder outputs for dec.recon (64x64) and the non-square
+ * dec.rand (48x80) with the decoder debug tensors, postprocess, the fp16-variant encoder mean and
+ * size errors.
+ *
+ * Tolerance: float32 with a different summation order only (im2col + OpenBLAS vs torch's
+ * convolutions; double group-norm statistics). Dot products have at most 32*9 = 288 terms; about
+ * 30 layers deep. Observed worst case 2.1e-6 of max|want| (TRDI_TEST_VERBOSE=1 prints every
+ * tensor); we require 2e-5 * max|want| (~10x margin; the README suggests 1e-4 absolute), which
+ * still separates the fp16-variant weights (~1e-3 relative difference, checked). */
+#include "harness.h"
+#include "model/vae.h"
+#include "trdi.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DATA TRDI_TEST_DATA "/sd15-tiny"
+#define REL_TOL 2e-5
+
+static int verbose;
+static double worst_rel;
+
+static double rel_err(const float *got, const float *want, size_t n) {
+    double md = 0, mw = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)got[i] - (double)want[i]);
+        if (!(d <= md)) md = d;
+        if (fabs((double)want[i]) > mw) mw = fabs((double)want[i]);
+    }
+    return md / (mw > 0 ? mw : 1);
+}
+
+static void check_rel(const char *what, const float *got, const float *want, size_t n, double tol) {
+    if (!want) {
+        CHECK_MSG(0, "%s: no reference tensor", what);
+        return;
+    }
+    double r = rel_err(got, want, n);
+    if (r > worst_rel || isnan(r)) worst_rel = r;
+    if (verbose) printf("%-26s rel %.3g\n", what, r);
+    CHECK_MSG(r <= tol, "%s: max|diff|/max|want| = %.3g > %.3g", what, r, tol);
+}
+
+static const float *tensor(const trdi_safetensors *f, const char *name, int64_t *numel) {
+    const trdi_st_tensor *t = trdi_safetensors_lookup(f, name);
+    if (!t || t->dtype != TRDI_ST_F32) return NULL;
+    if (numel) *numel = t->numel;
+    return (const float *)t->data;
+}
+
+typedef struct dbg_ctx {
+    const trdi_safetensors *ref;
+    int seen;
+} dbg_ctx;
+
+static void on_debug(void *user, const char *name, const float *data, int64_t b, int64_t c,
+                     int64_t h, int64_t w) {
+    dbg_ctx *d = user;
+    char full[96];
+    snprintf(full, sizeof full, "debug.%s", name);
+    int64_t n = 0;
+    const float *want = tensor(d->ref, full, &n);
+    CHECK_MSG(want != NULL, "no reference tensor %s", full);
+    if (!want) return;
+    CHECK_MSG(n == b * c * h * w, "%s: %lld values, reference has %lld", full,
+              (long long)(b * c * h * w), (long long)n);
+    if (n != b * c * h * w) return;
+    check_rel(full, data, want, (size_t)n, REL_TOL);
+    d->seen++;
+}
+
+int main(void) {
+    verbose = getenv("TRDI_TEST_VERBOSE") != NULL;
+    trdi_safetensors *ref = NULL;
+    CHECK(trdi_safetensors_open(DATA "/vae.safetensors", &ref) == TRDI_OK);
+    trdi_diffusers *m = NULL;
+    CHECK(trdi_diffusers_open(DATA "/model", TRDI_VARIANT_FP32, &m) == TRDI_OK);
+    trdi_vae *v = NULL;
+    trdi_status st = trdi_vae_load(m, "vae", &v);
+    CHECK_MSG(st == TRDI_OK, "%s", trdi_last_error());
+    if (!ref || !v) return TEST_SUMMARY();
+    const trdi_vae_config *cfg = trdi_vae_get_config(v);
+    CHECK(cfg->down_factor == 8 && cfg->latent_channels == 4);
+    CHECK_NEAR(cfg->scaling_factor, 0.18215, 1e-12);
+
+    const int64_t n_lat = 4 * 8 * 8;
+    float moments[2 * 4 * 8 * 8], mean[4 * 8 * 8], std[4 * 8 * 8], smp[4 * 8 * 8];
+    dbg_ctx d = {ref, 0};
+    st = trdi_vae_encode(v, 1, 64, 64, tensor(ref, "image.preprocessed", NULL), moments, on_debug,
+                         &d);
+    CHECK_MSG(st == TRDI_OK, "%s", trdi_last_error());
+    CHECK_MSG(d.seen == 7, "saw %d encoder debug tensors", d.seen); /* conv_in, 4 down, mid, out */
+    check_rel("enc.moments", moments, tensor(ref, "enc.moments", NULL), 2 * (size_t)n_lat, REL_TOL);
+    trdi_vae_moments_split(v, 1, n_lat, moments, mean, std);
+    check_rel("enc.mean", mean, tensor(ref, "enc.mean", NULL), (size_t)n_lat, REL_TOL);
+    check_rel("enc.std", std, tensor(ref, "enc.std", NULL), (size_t)n_lat, REL_TOL);
+    const float *noise = tensor(ref, "enc.sample_noise", NULL);
+    if (noise) {
+        for (int64_t i = 0; i < n_lat; i++) smp[i] = mean[i] + std[i] * noise[i];
+        check_rel("enc.sample", smp, tensor(ref, "enc.sample", NULL), (size_t)n_lat, REL_TOL);
+        for (int64_t i = 0; i < n_lat; i++) smp[i] *= (float)cfg->scaling_factor;
+        check_rel("enc.sample_scaled", smp, tensor(ref, "enc.sample_scaled", NULL), (size_t)n_lat,
+                  REL_TOL);
+    }
+
+    /* decoder: reconstruction of the mean (64x64) with every debug tensor */
+    float *img = malloc(sizeof(float) * 3 * 64 * 80);
+    d.seen = 0;
+    st = trdi_vae_decode(v, 1, 8, 8, tensor(ref, "dec.recon.in", NULL), img, on_debug, &d);
+    CHECK_MSG(st == TRDI_OK, "%s", trdi_last_error());
+    CHECK_MSG(d.seen == 8, "saw %d decoder debug tensors", d.seen);
+    check_rel("dec.recon.out", img, tensor(ref, "dec.recon.out", NULL), 3 * 64 * 64, REL_TOL);
+    /* non-square latent 6x10 -> 48x80 */
+    const float *rin = tensor(ref, "dec.rand.in", NULL), *rs = tensor(ref, "dec.rand.latents_scaled", NULL);
+    if (rin && rs) {
+        float z[4 * 6 * 10];
+        for (int i = 0; i < 4 * 6 * 10; i++) z[i] = rs[i] / (float)cfg->scaling_factor;
+        check_rel("dec.rand.in", z, rin, 4 * 6 * 10, 1e-7); /* one float division: exact-ish */
+        st = trdi_vae_decode(v, 1, 6, 10, rin, img, NULL, NULL);
+        CHECK(st == TRDI_OK);
+        check_rel("dec.rand.out", img, tensor(ref, "dec.rand.out", NULL), 3 * 48 * 80, REL_TOL);
+        for (int i = 0; i < 3 * 48 * 80; i++) {
+            float x = img[i] / 2.0f + 0.5f;
+            img[i] = x < 0 ? 0 : (x > 1 ? 1 : x);
+        }
+        check_rel("dec.rand.image", img, tensor(ref, "dec.rand.image", NULL), 3 * 48 * 80, REL_TOL);
+    }
+    /* sizes */
+    CHECK(trdi_vae_encode(v, 1, 60, 64, moments, moments, NULL, NULL) == TRDI_ERR_INVALID_ARG);
+    CHECK(strstr(trdi_last_error(), "multiple of 8") != NULL);
+    CHECK(trdi_vae_decode(v, 0, 8, 8, moments, img, NULL, NULL) == TRDI_ERR_INVALID_ARG);
+    trdi_vae *bad = NULL;
+    CHECK(trdi_vae_load(m, "unet", &bad) == TRDI_ERR_UNSUPPORTED && bad == NULL);
+    trdi_vae_free(v);
+    trdi_diffusers_free(m);
+
+    /* fp16-variant weights */
+    trdi_safetensors *f16 = NULL;
+    CHECK(trdi_safetensors_open(DATA "/fp16_variant.safetensors", &f16) == TRDI_OK);
+    m = NULL;
+    v = NULL;
+    CHECK(trdi_diffusers_open(DATA "/model", TRDI_VARIANT_FP16, &m) == TRDI_OK);
+    st = trdi_vae_load(m, "vae", &v);
+    CHECK_MSG(st == TRDI_OK, "%s", trdi_last_error());
+    if (v && f16) {
+        st = trdi_vae_encode(v, 1, 64, 64, tensor(ref, "image.preprocessed", NULL), moments, NULL,
+                             NULL);
+        CHECK(st == TRDI_OK);
+        trdi_vae_moments_split(v, 1, n_lat, moments, mean, NULL);
+        check_rel("fp16w.vae.enc.mean", mean, tensor(f16, "fp16w.vae.enc.mean", NULL),
+                  (size_t)n_lat, REL_TOL);
+        double r = rel_err(mean, tensor(ref, "enc.mean", NULL), (size_t)n_lat);
+        if (verbose) printf("fp16 vs fp32 weights: rel %.3g\n", r);
+        CHECK_MSG(r > 10 * REL_TOL, "fp16 and fp32 weights indistinguishable (%.3g)", r);
+    }
+    printf("vae worst relative error %.3g (tolerance %.3g)\n", worst_rel, REL_TOL);
+    trdi_vae_free(v);
+    trdi_diffusers_free(m);
+    trdi_safetensors_close(f16);
+    trdi_safetensors_close(ref);
+    free(img);
+    return TEST_SUMMARY();
+}
