@@ -1264,6 +1264,114 @@ trdi_status trdi_metrics_compute(const trdi_image *reference, const trdi_image *
 /* Pipeline: image -> latent -> invert -> sample -> image                   (src/pipeline/)      */
 /* ============================================================================================== */
 
+/* @@SECTION calibration: owned by the calibration work (issue 7, src/calib/). */
+
+/* Calibrated schedules (docs/calibration.md): the timestep list chosen by dynamic programming over
+ * a surrogate of the model's OWN measured single-step inversion error.
+ * 1. Measurement: each calibration input (a clean latent) is inverted with DDIM along a jittered
+ *    ladder of levels (the model's own inversion trajectory); from points s of that trajectory
+ *    (s = -1 is the clean end) a single step of size d is inverted from a[s] to a[s + d] with the
+ *    model at s + d and sampled back (trdi_ddim_roundtrip); its RMS error is recorded.
+ * 2. Surrogate: per source s, log err = a(s) + p(s) log(d / D) (D = N div steps), fitted in log
+ *    space with second-difference smoothing over s; p(s) >= 0.05, so the surrogate is smooth and
+ *    increasing in d. Fit quality: R^2 and RMS of the log residuals.
+ * 3. Schedule: dynamic programming with the end points of the uniform list fixed.
+ *    CONSISTENT stepping: a step from u to t costs f(u, t - u).
+ *    REFERENCE stepping: the step at t jumps a[t - D] -> a[t] whatever the neighbours are, so it
+ *    costs f(t - D, D) (f(-1, t + 1) below D) and the DP picks the cheapest timesteps.
+ * The predicted error of a list is the sum of its steps' surrogate costs (clean-end step
+ * included); the calibrated list's is never above the uniform list's. */
+typedef struct trdi_calib_params {
+    int64_t steps;             /* n >= 1 timesteps of the schedule (20) */
+    trdi_stepping stepping;    /* the stepping the schedule will run with (CONSISTENT) */
+    int64_t budget;            /* model evaluations for the whole calibration (600); at least
+                                  TRDI_CALIB_MIN_BUDGET per input */
+    uint64_t seed;             /* jitter of the measurement ladder (0) */
+    const char *prompt;        /* conditioning (NULL = "") */
+    float guidance;            /* <= 1: one conditional pass (0) */
+    /* phase "trajectory" then "grid", per evaluation unit; return false to cancel; NULL */
+    bool (*progress)(void *user, const char *phase, int64_t step, int64_t total);
+    void *progress_user;
+} trdi_calib_params;
+
+#define TRDI_CALIB_MIN_BUDGET 48 /* evaluations per calibration input */
+
+trdi_calib_params trdi_calib_default_params(void);
+
+/* One measured point (the mean over the calibration inputs). */
+typedef struct trdi_calib_point {
+    int64_t s;          /* source timestep (-1 = the clean end) */
+    int64_t d;          /* step size; the model is evaluated at s + d */
+    double err_rms;     /* mean over inputs of the round trip's RMS error (latent units) */
+    double predicted;   /* the surrogate at (s, d) */
+} trdi_calib_point;
+
+/* A calibration. Owned by the caller: trdi_calib_result_clear(). A result read back from a file
+ * (trdi_calib_result_load) has no points and no surrogate (n_sources = 0). */
+typedef struct trdi_calib_result {
+    int64_t steps;              /* n */
+    trdi_stepping stepping;
+    int64_t budget;
+    uint64_t seed;
+    int64_t num_train_timesteps;
+    int64_t *timesteps;         /* (steps) the calibrated list, descending */
+    int64_t *uniform;           /* (steps) the uniform list, descending (same end points) */
+    double predicted;           /* surrogate total error of `timesteps` */
+    double predicted_uniform;   /* surrogate total error of `uniform` */
+    double fit_r2;              /* R^2 of the surrogate on the log errors */
+    double fit_log_rms;         /* RMS of log(measured / predicted) (~ relative RMS) */
+    int64_t nfe;                /* model evaluations used (<= budget) */
+    int64_t n_inputs;
+    int64_t n_sources;          /* surrogate knots: source timesteps and their a, p */
+    int64_t *source_t;          /* (n_sources) ascending, -1 first */
+    double *fit_a, *fit_p;      /* (n_sources) */
+    int64_t step_ref;           /* D: the step size at which a(s) is the log error */
+    trdi_calib_point *points;   /* (n_points) by source, then step size */
+    int64_t n_points;
+} trdi_calib_result;
+
+/* Calibrates on `inputs` (n_inputs clean latents of the model's latent shape, (n_inputs, C, H, W)).
+ * Errors (TRDI_ERR_INVALID_ARG naming the argument): steps < 1 or > N, budget below
+ * TRDI_CALIB_MIN_BUDGET * n_inputs or above 10^7, no inputs, non-finite inputs, an unknown prompt
+ * label; TRDI_ABORTED when progress cancels; the model's errors. Deterministic for given inputs,
+ * params and seed. *out is zeroed on failure. */
+trdi_status trdi_calibrate(trdi_model *m, const trdi_calib_params *p, const float *inputs,
+                           int64_t n_inputs, trdi_calib_result *out);
+void trdi_calib_result_clear(trdi_calib_result *r);
+
+/* The surrogate error of one step from source s (-1 = clean end) of size d >= 1; NaN when the
+ * result has no surrogate. */
+double trdi_calib_surrogate(const trdi_calib_result *r, int64_t s, int64_t d);
+/* The predicted total error of a descending list (n entries) under r->stepping; NaN without a
+ * surrogate or for a bad list. */
+double trdi_calib_predict(const trdi_calib_result *r, const int64_t *timesteps, int64_t n);
+
+/* Writes the result as one JSON object (format "trdi-calibration"; "timesteps" descending, so any
+ * command's --schedule-file reads it), atomically. `key` (NULL: none) is stored as "cache_key". */
+trdi_status trdi_calib_result_save(const trdi_calib_result *r, const char *key, const char *path);
+/* Reads a file written by trdi_calib_result_save (schedule, predictions, fit quality, nfe; no
+ * points). When `key` is not NULL the file's "cache_key" must equal it. TRDI_ERR_IO (unreadable),
+ * TRDI_ERR_FORMAT (anything malformed or a key mismatch, named). */
+trdi_status trdi_calib_result_load(const char *path, const char *key, trdi_calib_result *out);
+
+/* Reads the "timesteps" list of any JSON object (trdi calibrate / trdi schedule output, or a
+ * hand-written {"timesteps": [901, 601, 301, 1]}): integers >= 0, strictly descending, at least
+ * one. *out (release with trdi_timesteps_free) is NULL on failure. TRDI_ERR_IO / TRDI_ERR_FORMAT
+ * naming the file and the problem. */
+trdi_status trdi_schedule_file_read(const char *path, int64_t **out, int64_t *out_n);
+
+/* A 64-bit fingerprint of the model's content: noise table, latent shape, labels and its noise
+ * predictions at three fixed probe latents (3 model evaluations). */
+trdi_status trdi_model_fingerprint(trdi_model *m, uint64_t *out);
+
+/* Calibrates through a cache folder: the file `dir`/calib-KEY.json, KEY a hash of the model's
+ * fingerprint, the params and the inputs. A valid file is used (*from_cache true); a missing or
+ * corrupt one is recomputed and written atomically (the folder is created; a cache that cannot
+ * be written is not an error). */
+trdi_status trdi_calibrate_cached(trdi_model *m, const trdi_calib_params *p, const float *inputs,
+                                  int64_t n_inputs, const char *dir, trdi_calib_result *out,
+                                  bool *from_cache);
+
 /* @@SECTION pipeline */
 
 /* The pipeline ties a model, a schedule and a method together (spec 5.3-5.4): image -> latent ->
@@ -1505,6 +1613,146 @@ trdi_status trdi_chart_line(const trdi_chart_params *p, const trdi_chart_series 
 trdi_status trdi_chart_bar(const trdi_chart_params *p, const char *const *categories,
                            int64_t n_categories, const trdi_chart_series *series,
                            int64_t n_series, trdi_image *out);
+
+/* @@SECTION bench: owned by the dataset-runs work (issue 6, src/bench/). */
+
+/* Dataset-scale studies (docs/bench.md): a dataset of images with prompts, a grid of
+ * configurations (methods x schedules x steps x guidance x inversion guidance) run over it with
+ * resumable, append-only results, per-configuration summaries and charts. Nothing here prints:
+ * progress goes to a callback. */
+
+/* Dataset formats, recognised by trdi_dataset_load. */
+typedef enum trdi_dataset_kind {
+    TRDI_DATASET_MANIFEST = 0, /* "manifest": a JSON list of {"image": path, "caption": text} */
+    TRDI_DATASET_PIE = 1,      /* "pie": a PIE-Bench mapping file (JSON object id -> entry) */
+    TRDI_DATASET_FOLDER = 2    /* "folder": images + captions.json or captions.txt */
+} trdi_dataset_kind;
+
+const char *trdi_dataset_kind_name(trdi_dataset_kind k);
+trdi_status trdi_dataset_kind_from_name(const char *name, trdi_dataset_kind *out);
+
+/* One dataset entry; strings owned by the dataset. */
+typedef struct trdi_dataset_item {
+    const char *id;            /* unique: manifest "id" / "image_id" or the image's file stem;
+                                  PIE the mapping key; folder the file stem */
+    const char *image;         /* the image path, resolved against the dataset file's folder */
+    const char *prompt;        /* caption / PIE original_prompt as stored (with its brackets) */
+    const char *target_prompt; /* PIE editing_prompt; NULL for reconstruction datasets */
+    const int64_t *mask_rle;   /* PIE: (start, length) pairs, n_mask_rle values; else NULL */
+    int64_t n_mask_rle;
+    const char *mask_image;    /* PIE extension: a mask PNG path (resolved) instead of RLE; or NULL */
+    const char *editing_type;  /* PIE editing_type_id, or NULL */
+} trdi_dataset_item;
+
+typedef struct trdi_dataset trdi_dataset;
+
+/* Loads `path`: a .json file holding a list (manifest) or an object (PIE mapping), or a folder of
+ * PNG/JPEG images (sorted by name) with captions.json ({"stem": "caption", ...}) or captions.txt
+ * (one "stem<TAB>caption" line per image; without a TAB the first space separates; blank lines
+ * and lines starting with '#' are skipped). Every image file must exist. Errors name the file and
+ * the entry (index and id): TRDI_ERR_IO (unreadable dataset, a missing image), TRDI_ERR_FORMAT
+ * (malformed JSON, a missing or mistyped field, an odd or negative RLE list, duplicate ids, an
+ * image without a caption), TRDI_ERR_INVALID_ARG (empty dataset). *out NULL on failure. */
+trdi_status trdi_dataset_load(const char *path, trdi_dataset **out);
+void trdi_dataset_free(trdi_dataset *d);
+trdi_dataset_kind trdi_dataset_get_kind(const trdi_dataset *d);
+const char *trdi_dataset_path(const trdi_dataset *d);
+int64_t trdi_dataset_count(const trdi_dataset *d);
+/* Entry i (NULL when out of range); owned by the dataset. */
+const trdi_dataset_item *trdi_dataset_at(const trdi_dataset *d, int64_t i);
+/* Reads entry i's image (errors prefixed with the entry). */
+trdi_status trdi_dataset_read_image(const trdi_dataset *d, int64_t i, trdi_image *out);
+/* Entry i's edit mask for its source image of width x height: a 1-channel 0/255 image (255 =
+ * edited; RLE decoded with trdi_mask_decode_rle, border frame included). A run reaching past
+ * width * height pixels, or a mask PNG of another size, is TRDI_ERR_FORMAT naming the entry and
+ * both sizes. TRDI_ERR_INVALID_ARG when the entry has no mask. */
+trdi_status trdi_dataset_read_mask(const trdi_dataset *d, int64_t i, int64_t width,
+                                   int64_t height, trdi_image *out);
+
+/* One progress event of trdi_bench_run. */
+typedef struct trdi_bench_event {
+    const char *what;     /* "planned" (dry run: would run), "present" (already in the results:
+                             skipped), "done", "failed" (recorded with its error), "item" (every
+                             configuration of an item handled) */
+    int64_t item;         /* dataset index */
+    const char *item_id;
+    const char *config;   /* configuration label; NULL for "item" */
+    int64_t handled, total; /* (item, configuration) pairs handled so far / in this shard */
+    double seconds;       /* "done": the run's wall-clock; "item": this item's */
+    double eta_seconds;   /* remaining time estimated from this process's runs; NaN unknown */
+    double psnr;          /* "done": PSNR (dB) of the output; NaN otherwise */
+    const char *error;    /* "failed": the message */
+} trdi_bench_event;
+
+/* Return false to stop: the run then fails with TRDI_ABORTED (finished work stays recorded). */
+typedef bool (*trdi_bench_progress_fn)(void *user, const trdi_bench_event *ev);
+
+typedef struct trdi_bench_params {
+    const trdi_method_params *methods; /* n_methods >= 1, distinct methods; on_step ignored */
+    int64_t n_methods;
+    const trdi_schedule_params *schedules; /* n_schedules >= 1 distinct kinds (not LIST); their
+                                              steps are replaced by each entry of `steps` */
+    int64_t n_schedules;
+    const int64_t *steps;        /* n_steps >= 1 distinct step counts */
+    int64_t n_steps;
+    const float *guidance;       /* sampling guidance values; NULL / 0: each method's default */
+    int64_t n_guidance;
+    const float *inv_guidance;   /* inversion guidance values; NULL / 0: each method's default */
+    int64_t n_inv_guidance;
+    const trdi_lpips *const *lpips; /* networks scored as lpips_<backbone> columns (one per
+                                       backbone); borrowed */
+    int64_t n_lpips;
+    int64_t shard_index, shard_count; /* 1-based shard I of N: items with index mod N == I - 1
+                                         (after `limit`); 1 / 1 = everything */
+    int64_t limit;               /* only the first `limit` items (0: all) */
+    int64_t stop_after;          /* TEST HOOK: stop (TRDI_ABORTED) after this many new rows (0: no) */
+    bool dry_run;                /* report "planned" / "present" events; write nothing */
+    const char *settings_json;   /* NULL or a JSON object of caller settings (e.g. model spec,
+                                    dataset path) recorded in run.json and compared on reruns */
+    trdi_bench_progress_fn progress; /* NULL: none */
+    void *progress_user;
+} trdi_bench_params;
+
+/* No methods / schedules / steps (callers fill them), shard 1 / 1, no limit. */
+trdi_bench_params trdi_bench_default_params(void);
+
+/* What trdi_bench_run did (counts of (item, configuration) pairs). */
+typedef struct trdi_bench_report {
+    int64_t items, configs; /* in this shard */
+    int64_t planned;        /* dry run: pairs that would run */
+    int64_t present;        /* already in results.csv, skipped */
+    int64_t done, failed;   /* run now (failed: recorded with status "failed: ...") */
+} trdi_bench_report;
+
+/* Runs the grid over the dataset into `out_dir` (created if needed): out_dir/run.json (the
+ * settings; a rerun whose settings differ is TRDI_ERR_INVALID_ARG naming the first differing key),
+ * out_dir/results.csv (one row per item and configuration, appended and fsync'd after the output
+ * image out_dir/images/<config>/<id>.png is written atomically; rows already there are skipped, a
+ * torn last line is discarded), then the summary and charts (trdi_bench_summarize). Every
+ * configuration's schedule is built first (errors name the configuration). PIE items are edited
+ * (inversion with the source prompt, sampling with the editing prompt) and also scored on the
+ * unedited / edited regions of their mask (fitted to the model's image as the image is). Metrics
+ * compare the model-sized input with the output. A run failing with TRDI_ERR_NUMERIC is recorded
+ * as a failed row; other failures stop the run (errors name the item and configuration). rep may
+ * be NULL. */
+trdi_status trdi_bench_run(trdi_model *m, const trdi_dataset *d, const trdi_bench_params *p,
+                           const char *out_dir, trdi_bench_report *rep);
+
+/* (Re)writes dir/summary.csv, summary.json, summary.md and the charts dir/chart_<metric>.png (bar
+ * charts: metric mean per method, one bar per schedule; with several step counts also
+ * dir/chart_<metric>_steps.png, the metric against steps) from dir/results.csv. Per
+ * configuration: n (ok rows), n_failed, and for every metric column its mean and 95% confidence
+ * half-width 1.96 sd / sqrt(n) (sample sd over the rows where the metric is available; empty
+ * below 2 rows). Rows are taken in (configuration, item) order, so the numbers do not depend on
+ * the order rows were appended. */
+trdi_status trdi_bench_summarize(const char *dir);
+
+/* Combines the results of several runs (shards) of one study into out_dir: their run.json
+ * settings must agree except the shard (TRDI_ERR_INVALID_ARG naming the folder and key), no
+ * (item, configuration) may appear twice (TRDI_ERR_FORMAT naming both folders). Writes
+ * out_dir/run.json, results.csv (sorted) and the summary and charts. Output images stay in the
+ * shard folders. */
+trdi_status trdi_bench_merge(const char *out_dir, const char *const *dirs, int64_t n_dirs);
 
 #ifdef __cplusplus
 }

@@ -35,6 +35,12 @@
 typedef float v8f __attribute__((vector_size(32)));
 
 static int64_t pad_keys(int64_t tk) { return (tk + KPAD - 1) / KPAD * KPAD; }
+/* Row stride of K^T and score rows: padded keys, plus 16 when that is a multiple of 256 floats
+ * (1 KiB), so that walking down a column does not hit the same cache set every row. */
+static int64_t key_stride(int64_t tk) {
+    const int64_t n = pad_keys(tk);
+    return n % 256 == 0 ? n + 16 : n;
+}
 
 static int max_threads(void) {
 #ifdef _OPENMP
@@ -51,10 +57,10 @@ int64_t trdi_k_attention_tile_rows(const trdi_k_attn *p) {
 /* Layout: [K^T of every (batch, head): (head_dim, ldk)] then per thread
  * [scores (TILE_ROWS, ldk) | output accumulators (4, head_dim)]. */
 static size_t shared_floats(const trdi_k_attn *p) {
-    return (size_t)(p->batch * p->heads * p->head_dim * pad_keys(p->tk));
+    return (size_t)(p->batch * p->heads * p->head_dim * key_stride(p->tk));
 }
 static size_t per_thread_floats(const trdi_k_attn *p) {
-    return (size_t)(TILE_ROWS * pad_keys(p->tk) + 4 * p->head_dim);
+    return (size_t)(TILE_ROWS * key_stride(p->tk) + 4 * p->head_dim);
 }
 
 size_t trdi_k_attention_scratch(const trdi_k_attn *p) {
@@ -215,7 +221,7 @@ trdi_status trdi_k_attention(const trdi_k_attn *p, const float *q, const float *
                          scratch_floats, shared + per);
     int nthreads = max_threads();
     if ((size_t)nthreads > (scratch_floats - shared) / per) nthreads = (int)((scratch_floats - shared) / per);
-    const int64_t ldk = pad_keys(p->tk), BH = p->batch * p->heads;
+    const int64_t ldk = key_stride(p->tk), BH = p->batch * p->heads;
     float *kt_all = scratch;
 
     /* K^T per (batch, head), zero-padded to ldk keys. */

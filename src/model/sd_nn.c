@@ -215,6 +215,10 @@ static trdi_status conv_into(sd_act *a, const sd_conv *c, int64_t b, int64_t h, 
         if (rows > oh) rows = oh;
         need = row * (size_t)rows;
     }
+    if (a->measure) {
+        int64_t oh = trdi_conv_out_len(h, c->k, stride, pad), ow = trdi_conv_out_len(w, c->k, stride, pad);
+        a->flops += 2.0 * (double)(b * c->cout * oh * ow) * (double)(c->cin * c->k * c->k);
+    }
     size_t mk = sd_mark(a);
     float *scratch = need ? sd_alloc(a, need) : NULL;
     if (need) SD_NEED(scratch);
@@ -300,6 +304,10 @@ trdi_status sd_attention_fwd(sd_act *a, const sd_attn *at, int64_t b, int64_t n,
     size_t scr_n = trdi_k_attention_scratch(&p);
     float *scr = sd_alloc(a, scr_n);
     SD_NEED(scr);
+    if (a->measure) /* q, k, v, out projections + QK^T + PV */
+        a->flops += 2.0 * (double)(b * n) * (double)(at->q.in * inner + inner * at->o.out) +
+                    4.0 * (double)(b * s) * (double)(at->k.in * inner) +
+                    4.0 * (double)(b * n) * (double)s * (double)inner;
     trdi_status st = TRDI_OK;
     if (!a->measure) {
         trdi_k_linear(b * n, at->q.in, inner, x, at->q.w, at->q.b, q);

@@ -79,6 +79,7 @@ typedef struct sd_act {
     trdi_arena arena;
     bool measure;
     size_t used, peak; /* measure mode */
+    double flops;      /* measure mode: multiply-adds x 2 of the layers passed through */
 } sd_act;
 
 float *sd_alloc(sd_act *a, size_t n); /* NULL when the arena is full (a sizing bug) */

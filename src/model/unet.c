@@ -7,6 +7,8 @@
  * Not here: SDXL additions, prediction-type conversion (sd_model.c). */
 #include "model/unet.h"
 
+#include "model/sd_mkmodel.h"
+
 #include "io/diffusers.h"
 #include "kernels/conv.h"
 #include "kernels/kernels.h"
@@ -53,6 +55,7 @@ struct trdi_unet {
     int64_t max_cout;
     sd_act act;
     int64_t sized_b, sized_h, sized_w, sized_s; /* the arena fits these */
+    double flops; /* of the last measured forward */
 };
 
 /* ---- config ---------------------------------------------------------------------------------- */
@@ -383,6 +386,27 @@ trdi_status trdi_unet_load(const trdi_diffusers *m, const char *component, trdi_
 const trdi_unet_config *trdi_unet_get_config(const trdi_unet *u) { return u ? &u->cfg : NULL; }
 size_t trdi_unet_weight_bytes(const trdi_unet *u) { return u ? u->nweights * sizeof(float) : 0; }
 size_t trdi_unet_arena_bytes(const trdi_unet *u) { return u ? u->act.arena.cap : 0; }
+double trdi_unet_flops(const trdi_unet *u) { return u ? u->flops : 0; }
+
+static trdi_status forward_impl(trdi_unet *u, int64_t B, int64_t H, int64_t W, const float *x,
+                                double t, const float *ctx, int64_t S, float *out,
+                                trdi_unet_debug_fn dbg, void *user);
+
+trdi_status trdi_unet_plan(trdi_unet *u, int64_t batch, int64_t h, int64_t w, int64_t seq_len,
+                           double *flops, size_t *arena_bytes) {
+    if (!u || batch < 1 || h < 1 || w < 1 || seq_len < 1)
+        return trdi_fail(TRDI_ERR_INVALID_ARG, "unet plan: bad arguments");
+    sd_act saved = u->act;
+    u->act.measure = true;
+    u->act.used = u->act.peak = 0;
+    u->act.flops = 0;
+    float dummy = 0;
+    trdi_status st = forward_impl(u, batch, h, w, &dummy, 1, &dummy, seq_len, &dummy, NULL, NULL);
+    if (flops) *flops = u->act.flops;
+    if (arena_bytes) *arena_bytes = u->act.peak;
+    u->act = saved;
+    return st;
+}
 
 /* ---- forward --------------------------------------------------------------------------------- */
 
@@ -412,6 +436,8 @@ static trdi_status tf_fwd(trdi_unet *u, const tf2d *t, int64_t b, int64_t hw, co
     /* norm (eps 1e-6) -> proj_in; a 1x1 conv and a Linear are the same matrix on tokens */
     if ((st = sd_group_norm(a, &t->norm, u->cfg.groups, 1e-6f, false, b, hw, x, g)) != TRDI_OK)
         return st;
+    if (a->measure) /* proj_in, proj_out, GEGLU feed-forward (8C + 4C per row and block) */
+        a->flops += 2.0 * (double)rows * (double)(ch * ch) * (2.0 + 12.0 * (double)t->depth);
     if (!a->measure) {
         sd_nchw_to_tokens(b, ch, hw, g, tok);
         trdi_k_linear(rows, ch, ch, tok, t->proj_in.w, t->proj_in.b, hs);
@@ -650,9 +676,11 @@ trdi_status trdi_unet_forward(trdi_unet *u, int64_t batch, int64_t h, int64_t w,
         /* dry run: same code, no compute, counts the arena's high-water mark */
         u->act.measure = true;
         u->act.used = u->act.peak = 0;
+        u->act.flops = 0;
         trdi_status st = forward_impl(u, batch, h, w, x, t, ctx, seq_len, out, NULL, NULL);
         u->act.measure = false;
         if (st != TRDI_OK) return st;
+        u->flops = u->act.flops;
         if ((st = sd_act_reserve(&u->act, u->act.peak)) != TRDI_OK) return st;
         u->sized_b = batch;
         u->sized_h = h;
@@ -660,4 +688,13 @@ trdi_status trdi_unet_forward(trdi_unet *u, int64_t batch, int64_t h, int64_t w,
         u->sized_s = seq_len;
     }
     return forward_impl(u, batch, h, w, x, t, ctx, seq_len, out, dbg, user);
+}
+
+trdi_status sd_unet_list_weights(const trdi_json *cfg, sd_wl *wl) {
+    trdi_unet *u = trdi_calloc(1, sizeof *u);
+    if (!u) return trdi_fail(TRDI_ERR_NOMEM, "out of memory");
+    trdi_status st = read_config(cfg, &u->cfg);
+    if (st == TRDI_OK) st = build(u, wl);
+    trdi_unet_free(u);
+    return st;
 }

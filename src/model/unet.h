@@ -46,6 +46,12 @@ const trdi_unet_config *trdi_unet_get_config(const trdi_unet *u);
 /* Bytes of float32 weights held and of the activation arena (after a forward). */
 size_t trdi_unet_weight_bytes(const trdi_unet *u);
 size_t trdi_unet_arena_bytes(const trdi_unet *u);
+/* Floating-point operations (2 per multiply-add: convolutions, linear layers, attention) of the
+ * forward that last sized the arena (the largest so far); 0 before the first forward. */
+double trdi_unet_flops(const trdi_unet *u);
+/* The same figures for a forward of the given sizes (a dry run; nothing is computed or kept). */
+trdi_status trdi_unet_plan(trdi_unet *u, int64_t batch, int64_t h, int64_t w, int64_t seq_len,
+                           double *flops, size_t *arena_bytes);
 
 /* Called with intermediate tensors (b, c, h, w) during a forward (for golden tests): "time_proj"
  * and "time_embedding" (1, c, 1, 1), "conv_in", "down_blocks.N", "mid_block", "up_blocks.N",

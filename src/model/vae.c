@@ -7,6 +7,8 @@
  * Float32; activations from a measured arena (see sd_nn.h). Not here: scaling, images (sd_model.c). */
 #include "model/vae.h"
 
+#include "model/sd_mkmodel.h"
+
 #include "io/diffusers.h"
 #include "kernels/conv.h"
 #include "kernels/kernels.h"
@@ -432,6 +434,23 @@ trdi_status trdi_vae_decode(trdi_vae *v, int64_t b, int64_t h, int64_t w, const 
     return decode_impl(v, b, h, w, z, out, dbg, user);
 }
 
+trdi_status trdi_vae_plan(trdi_vae *v, bool encode, int64_t b, int64_t h, int64_t w,
+                          double *flops, size_t *arena_bytes) {
+    if (!v) return trdi_fail(TRDI_ERR_INVALID_ARG, "vae plan: NULL vae");
+    TRY(check_sizes(encode ? "encode" : "decode", b, h, w));
+    sd_act saved = v->act;
+    v->act.measure = true;
+    v->act.used = v->act.peak = 0;
+    v->act.flops = 0;
+    float dummy = 0;
+    trdi_status st = encode ? encode_impl(v, b, h, w, &dummy, &dummy, NULL, NULL)
+                            : decode_impl(v, b, h, w, &dummy, &dummy, NULL, NULL);
+    if (flops) *flops = v->act.flops;
+    if (arena_bytes) *arena_bytes = v->act.peak;
+    v->act = saved;
+    return st;
+}
+
 void trdi_vae_moments_split(const trdi_vae *v, int64_t b, int64_t n, const float *moments,
                             float *mean, float *std) {
     (void)v;
@@ -447,4 +466,13 @@ void trdi_vae_moments_split(const trdi_vae *v, int64_t b, int64_t n, const float
             }
         }
     }
+}
+
+trdi_status sd_vae_list_weights(const trdi_json *cfg, sd_wl *wl) {
+    trdi_vae *v = trdi_calloc(1, sizeof *v);
+    if (!v) return trdi_fail(TRDI_ERR_NOMEM, "out of memory");
+    trdi_status st = read_config(cfg, &v->cfg);
+    if (st == TRDI_OK) st = build(v, wl);
+    trdi_vae_free(v);
+    return st;
 }

@@ -41,6 +41,10 @@ typedef void (*trdi_vae_debug_fn)(void *user, const char *name, const float *dat
  * in [-1, 1]; h and w must be multiples of f = down_factor (TRDI_ERR_INVALID_ARG otherwise). */
 trdi_status trdi_vae_encode(trdi_vae *v, int64_t b, int64_t h, int64_t w, const float *x,
                             float *moments, trdi_vae_debug_fn dbg, void *user);
+/* Floating-point operations and activation-arena bytes of an encode (image h x w) or decode
+ * (latent h x w) of b items: a dry run, nothing computed. */
+trdi_status trdi_vae_plan(trdi_vae *v, bool encode, int64_t b, int64_t h, int64_t w,
+                          double *flops, size_t *arena_bytes);
 /* DiagonalGaussianDistribution of the moments, for n latent values per item (b items): mean and
  * std = exp(0.5 * clamp(logvar, -30, 20)); either output may be NULL. */
 void trdi_vae_moments_split(const trdi_vae *v, int64_t b, int64_t n, const float *moments,

@@ -9,13 +9,13 @@
  * latent, GNRI's "needs model gradients" error, and load errors.
  *
  * Tolerance: each step adds the UNet's float32 summation-order error (~1.4e-6 of max|eps|, see
- * test_unet.c) and the DDIM move amplifies it by at most sqrt(a_to / a_from) <= 1 / sqrt(a_final)
- * ~ 1.0004 per step in inversion, and in sampling by sqrt(a_prev / a_t) (up to ~1.6 per late step,
- * ~4 over the whole descent) plus guidance (g = 2 doubles the branch difference error). Observed
- * worst case over the 20 steps: printed with TRDI_TEST_VERBOSE=1 (about 2e-6 of max|latent|). We
- * require 1e-4 * max|want| per step (the README suggests 1e-3 for trajectories); the final image
- * may differ by one grey level where 255 x sits at a rounding boundary, so we allow |diff| <= 1
- * on at most 1% of the pixels. */
+ * test_unet.c). A DDIM move scales a latent error by sqrt(a_to / a_from): <= 1 in inversion, and
+ * over the whole sampling descent by sqrt(a_final / a[901]) ~ 6; guidance g = 2 doubles the error
+ * of the branch difference. Observed worst case over the 20 steps: 8.1e-6 of max|latent|
+ * (TRDI_TEST_VERBOSE=1 prints each step). We require 1e-4 * max|want| per step (~12x margin; the
+ * README suggests 1e-3 for trajectories). The final image may differ by one grey level where
+ * 255 x sits at a rounding boundary (observed: 3 of 12288 values), so we allow |diff| <= 1 on at
+ * most 1% of the values and nothing larger. */
 #include "harness.h"
 #include "model/sd_model.h"
 #include "trdi.h"

@@ -88,7 +88,8 @@ static void example_c(void) {
     trdi_trdi_params p = params(4, 1.0, 2);
     trdi_trdi_result r;
     CHECK(trdi_trdi_build(NULL, &p, &r) == TRDI_OK);
-    CHECK(r.n == 4 && r.timesteps[0] == 749 && r.timesteps[1] == 499 && r.timesteps[2] == 249);
+    CHECK(r.n == 4 && r.rescaled[3] == s[0]);
+    for (int k = 0; k < 3; k++) CHECK(r.timesteps[k] == s[3 - k] - 2); /* lowest of each window */
     CHECK(r.timesteps[3] == best0);
     /* The reported cost is the float32 sum along that path, in layer order. */
     float sum = trdi_sched_cost_ref(ac, 1000, best0, best0 - 1);
