@@ -21,6 +21,9 @@ static const cli_command commands[] = {
     {"analyze", cli_cmd_analyze, "single-step inversion deviation over timesteps and step sizes"},
     {"demo", cli_cmd_demo, "every method, uniform and TRDI schedules, on the built-in model"},
     {"encode-prompt", cli_cmd_encode_prompt, "write the prompt embeddings a model's UNet receives"},
+    {"calibrate", cli_cmd_calibrate, "fit a schedule to the model's own measured inversion error"},
+    {"bench", cli_cmd_bench, "run methods x schedules x steps over a dataset; resumable, summaries"},
+    {"bench-merge", cli_cmd_bench_merge, "combine the results of bench shards into one summary"},
     /* @@COMMANDS: one line per subcommand, in the order `trdi --help` lists them. */
 };
 

@@ -32,6 +32,8 @@ static const method_flag METHOD_FLAGS[] = {
     {"--gnri-lambda", TRDI_METHOD_GNRI, true},
     {"--gnri-eta", TRDI_METHOD_GNRI, true},
     {"--fpi-iters", TRDI_METHOD_FPI, true},
+    {"--fpi-fallback", TRDI_METHOD_FPI, false},
+    {"--aidi-fallback", TRDI_METHOD_AIDI, false},
     {"--aidi-iters", TRDI_METHOD_AIDI, true},
     {"--aidi-window", TRDI_METHOD_AIDI, true},
     {"--aidi-empirical", TRDI_METHOD_AIDI, false},
@@ -78,12 +80,16 @@ void run_opts_help(FILE *f, run_command w) {
             "  --schedule NAME       uniform (default: the scheduler's own set_timesteps list,\n"
             "                        e.g. 981..1 for 50 leading steps) | trdi (the authors' TRDI\n"
             "                        pipeline: power-law rescaling + windowed DP)\n"
+            "                        | calibrated (DP over the model's own measured inversion\n"
+            "                        error, see trdi calibrate; cached in $XDG_CACHE_HOME/trdi)\n"
             "  --spacing S           trdi: power-law exponent > 0 (default 1.05)\n"
             "  --window W            trdi: DP window >= 0 (default 8)\n"
             "  --adaptive MODE       trdi: AdaptiveTRDI density (none, balanced, noise,\n"
             "                        noise_floor25/50/75, logsnr, curvature, late; default none)\n"
             "  --timesteps LIST      an explicit list, e.g. 901,801,...,1 (strictly monotone);\n"
             "                        not combinable with --schedule, --steps or the trdi flags\n"
+            "  --schedule-file FILE  the \"timesteps\" list of a JSON file (trdi calibrate or\n"
+            "                        trdi schedule output); same rules as --timesteps\n"
             "  --stepping NAME       reference (default: the authors' fixed stride 1000 div n) |\n"
             "                        consistent (consecutive scheduled timesteps)\n");
     fprintf(f, "Method:\n"
@@ -104,6 +110,9 @@ void run_opts_help(FILE *f, run_command w) {
                "  --gnri-iters K, --gnri-lambda X, --gnri-eta X   gnri (2, 0.1, 0)\n"
                "  --fpi-iters K         fpi fixed-point iterations (20)\n"
                "  --aidi-iters K, --aidi-window M, --aidi-empirical   aidi (5, 3, Anderson)\n"
+               "  --fpi-fallback, --aidi-fallback   a step whose fixed-point iteration did not\n"
+               "                        converge (last residual > 0.1 x first) returns the DDIM\n"
+               "                        step instead of the last iterate (default: reference)\n"
                "  --edict-p P           edict mixing in (0, 1] (0.93)\n"
                "  --bdia-gamma G        bdia gamma, != 0 (1.0)\n"
                "  Method flags for another method than --method are an error.\n");
@@ -249,6 +258,8 @@ static int apply_method_flags(run_opts *o, const pending *pd, int n) {
             ok = cli_parse_i64(v, 1, 8, &mp->aidi_window);
         } else if (!strcmp(name, "--aidi-empirical")) {
             mp->aidi_empirical = true;
+        } else if (!strcmp(name, "--fpi-fallback") || !strcmp(name, "--aidi-fallback")) {
+            mp->fp_fallback = true;
         } else if (!strcmp(name, "--edict-p")) {
             ok = parse_float(v, &mp->edict_p) && mp->edict_p > 0.0f && mp->edict_p <= 1.0f;
         } else if (!strcmp(name, "--bdia-gamma")) {
@@ -369,8 +380,8 @@ int run_opts_parse(run_opts *o, run_command which, const char *cmd, int argc, ch
             o->steps_given = true;
         } else if (OPT("--schedule", ALL_RUNS)) {
             NEED("--schedule");
-            if (strcmp(v, "uniform") && strcmp(v, "trdi"))
-                return bad(o, "--schedule must be uniform or trdi, got '%s'%s", v, NULL);
+            if (strcmp(v, "uniform") && strcmp(v, "trdi") && strcmp(v, "calibrated"))
+                return bad(o, "--schedule must be uniform, trdi or calibrated, got '%s'%s", v, NULL);
             trdi_schedule_kind_from_name(v, &o->pp.schedule.kind);
             o->schedule_given = true;
         } else if (OPT("--spacing", ALL_RUNS)) {
@@ -396,6 +407,12 @@ int run_opts_parse(run_opts *o, run_command which, const char *cmd, int argc, ch
                 return bad(o, "--timesteps must be a comma-separated list of integers >= 0, got "
                               "'%s'%s",
                            v, NULL);
+            o->timesteps_given = true;
+        } else if (OPT("--schedule-file", ALL_RUNS)) {
+            NEED("--schedule-file");
+            free(o->timesteps);
+            if (trdi_schedule_file_read(v, &o->timesteps, &o->pp.schedule.n_timesteps))
+                return bad(o, "--schedule-file: %s%s", trdi_last_error(), NULL);
             o->timesteps_given = true;
         } else if (OPT("--stepping", ALL_RUNS)) {
             NEED("--stepping");
@@ -513,6 +530,15 @@ int run_load_model(const run_opts *o, trdi_model **m) {
     if (st) {
         fprintf(stderr, "trdi %s: model '%s': %s\n", o->cmd, o->model, trdi_last_error());
         return st == TRDI_ERR_NOMEM || st == TRDI_ERR_INTERNAL ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
+    }
+    /* --schedule calibrated needs the model: resolve it into the list now (callers own o). */
+    if (o->pp.schedule.kind == TRDI_SCHEDULE_CALIBRATED && !o->pp.schedule.timesteps) {
+        int rc = run_calibrated_schedule((run_opts *)o, *m);
+        if (rc >= 0) {
+            trdi_model_free(*m);
+            *m = NULL;
+            return rc;
+        }
     }
     return -1;
 }

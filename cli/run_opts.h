@@ -49,6 +49,10 @@ void run_opts_help(FILE *f, run_command which);
 
 /* Loads the model (exit code or -1). */
 int run_load_model(const run_opts *o, trdi_model **m);
+/* --schedule calibrated: computes (or reads from the cache) the calibrated list for o's steps,
+ * stepping and prompt on the model's test image and stores it in o->pp.schedule.timesteps
+ * (owned by o). Exit code or -1. Defined in cmd_calibrate.c. */
+int run_calibrated_schedule(run_opts *o, trdi_model *m);
 /* Reads --image, or the model's test image when there is none (exit code or -1). */
 int run_load_image(const run_opts *o, trdi_model *m, trdi_image *img);
 

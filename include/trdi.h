@@ -436,6 +436,13 @@ typedef struct trdi_method_params {
     int64_t aidi_iters;             /* K = 5 */
     int64_t aidi_window;            /* m = 3 (Anderson keeps m + 1 entries), 1..8 */
     bool aidi_empirical;            /* false: Anderson; true: the empirical 1/2-1/2 mode */
+    /* FPI and AIDI: false (reference) returns the last iterate whatever happened. true: when the
+     * step's final fixed-point residual |g(z) - z| is not below 0.1 x the residual of the first
+     * iterate z^1 = g(z_s) (the explicit DDIM step), the iteration did not converge and the step
+     * returns z^1 instead. Needed where |c J_eps| > 1, e.g. the exact mixture's stiff
+     * component-switching steps, on which plain iterations settle on a 2-cycle around the
+     * fixed point (docs/methods.md). Same model evaluations. */
+    bool fp_fallback;
     /* EDICT (spec 4.7) */
     float edict_p;                  /* 0.93, in (0, 1] */
     /* BDIA (spec 4.8) */
@@ -1278,7 +1285,9 @@ trdi_status trdi_metrics_compute(const trdi_image *reference, const trdi_image *
  * 3. Schedule: dynamic programming with the end points of the uniform list fixed.
  *    CONSISTENT stepping: a step from u to t costs f(u, t - u).
  *    REFERENCE stepping: the step at t jumps a[t - D] -> a[t] whatever the neighbours are, so it
- *    costs f(t - D, D) (f(-1, t + 1) below D) and the DP picks the cheapest timesteps.
+ *    costs f(t - D, D) (f(-1, t + 1) below D) and the DP picks the cheapest timesteps. Without a
+ *    minimum gap it would bunch them (e.g. 901, 9, 8, ..., 1), which round-trips almost exactly
+ *    but leaves the latent far from the noise level a[first]: min_gap defaults to D div 2.
  * The predicted error of a list is the sum of its steps' surrogate costs (clean-end step
  * included); the calibrated list's is never above the uniform list's. */
 typedef struct trdi_calib_params {
@@ -1287,6 +1296,8 @@ typedef struct trdi_calib_params {
     int64_t budget;            /* model evaluations for the whole calibration (600); at least
                                   TRDI_CALIB_MIN_BUDGET per input */
     uint64_t seed;             /* jitter of the measurement ladder (0) */
+    int64_t min_gap;           /* least distance between consecutive timesteps; 0 (default) =
+                                  1 for CONSISTENT, D div 2 for REFERENCE (see below) */
     const char *prompt;        /* conditioning (NULL = "") */
     float guidance;            /* <= 1: one conditional pass (0) */
     /* phase "trajectory" then "grid", per evaluation unit; return false to cancel; NULL */
@@ -1313,6 +1324,7 @@ typedef struct trdi_calib_result {
     trdi_stepping stepping;
     int64_t budget;
     uint64_t seed;
+    int64_t min_gap;            /* the gap used (resolved from the params) */
     int64_t num_train_timesteps;
     int64_t *timesteps;         /* (steps) the calibrated list, descending */
     int64_t *uniform;           /* (steps) the uniform list, descending (same end points) */
@@ -1372,6 +1384,51 @@ trdi_status trdi_calibrate_cached(trdi_model *m, const trdi_calib_params *p, con
                                   int64_t n_inputs, const char *dir, trdi_calib_result *out,
                                   bool *from_cache);
 
+/* @@SECTION mkmodel: random-weight diffusers folders (src/model/mkmodel.c, `trdi mkmodel`). */
+/* Writes a complete Stable Diffusion 1.x / 2.x diffusers folder with seeded random weights, for
+ * benchmarks and end-to-end runs without downloaded weights (no image quality: only the configs,
+ * tensor names and shapes are real). Layout: model_index.json, scheduler/scheduler_config.json,
+ * tokenizer/ (vocab.json and merges.txt copied, plus tokenizer_config.json and
+ * special_tokens_map.json when the source has them), text_encoder/{config.json,
+ * model[.fp16].safetensors}, unet/ and vae/ {config.json,
+ * diffusion_pytorch_model[.fp16].safetensors}. Tensor names are diffusers' / transformers'
+ * state_dict names derived from each config. Weights: matrices and kernels N(0, 1 / fan_in)
+ * (fan_in = product of all dims but the first), norm scales 1 + N(0, 0.1^2), biases and norm
+ * shifts N(0, 0.02^2), each tensor from its own stream seeded by (seed, component, name), so a
+ * tensor does not change when other tensors are added or removed. */
+typedef struct trdi_mkmodel_params {
+    /* "tiny" (tests/data/sd15-tiny's shapes), "sd15" (SD 1.5: UNet 320/640/1280/1280, 8 heads,
+     * cross 768, CLIP ViT-L 12 x 768 quick_gelu, VAE 128/256/512/512, 512 px), "sd21" (SD 2.1:
+     * v_prediction, linear projections, heads [5, 10, 20, 20], upcast attention, cross 1024,
+     * OpenCLIP-H 23 x 1024 gelu, 768 px). Default "tiny". Ignored when `like` is set. */
+    const char *preset;
+    /* NULL, or a diffusers folder whose scheduler / text_encoder / unet / vae configs are used
+     * instead of a preset (its weights are not read). */
+    const char *like;
+    /* NULL, or a JSON file of config overrides by component: {"unet": {"block_out_channels":
+     * [32, 64, 64, 64]}, "vae": {...}, "text_encoder": {...}, "scheduler": {...}}; each key
+     * replaces (or adds) that key of the component's config (null included). */
+    const char *config_json;
+    /* A CLIP tokenizer folder to copy; NULL: `like`'s tokenizer/ (required without `like`). */
+    const char *tokenizer_from;
+    trdi_st_dtype dtype; /* TRDI_ST_F32 (default) or TRDI_ST_F16 (writes the *.fp16 variants) */
+    uint64_t seed;       /* default 0 */
+    bool overwrite;      /* replace an existing `dir` (default false: an existing one fails) */
+} trdi_mkmodel_params;
+
+trdi_mkmodel_params trdi_mkmodel_default_params(void);
+
+/* Writes the folder `dir` (its parent must exist). Everything is checked before writing (configs,
+ * overrides, tokenizer), then the folder is built in a temporary sibling folder and renamed to
+ * `dir` at the end: on failure nothing is left at `dir` (an existing folder stays as it was).
+ * One component's weights are held in memory at a time (full-size SD 1.5 UNet: 1.7 GB fp16,
+ * 3.4 GB fp32). Errors: TRDI_ERR_INVALID_ARG (unknown preset or dtype, an override of an
+ * unknown component or that makes a config inconsistent, naming the config file and key; no
+ * tokenizer; `dir` exists without overwrite), TRDI_ERR_UNSUPPORTED (a config feature outside the
+ * SD 1.x / 2.x family), TRDI_ERR_FORMAT (a config / override file that is not a JSON object),
+ * TRDI_ERR_IO (naming the file or folder). `p` may be NULL (defaults). */
+trdi_status trdi_mkmodel(const char *dir, const trdi_mkmodel_params *p);
+
 /* @@SECTION pipeline */
 
 /* The pipeline ties a model, a schedule and a method together (spec 5.3-5.4): image -> latent ->
@@ -1386,7 +1443,11 @@ typedef enum trdi_schedule_kind {
                                   (e.g. 981, 961, ..., 1 for 50 leading steps) */
     TRDI_SCHEDULE_TRDI = 1,    /* "trdi": the authors' pipeline (trdi_trdi_build) with spacing,
                                   window and adaptive mode, on the model's noise table */
-    TRDI_SCHEDULE_LIST = 2     /* "list": an explicit list of timesteps */
+    TRDI_SCHEDULE_LIST = 2,    /* "list": an explicit list of timesteps */
+    TRDI_SCHEDULE_CALIBRATED = 3 /* "calibrated": fitted to the model's measured error (see the
+                                  calibration section); it needs the model, so the caller computes
+                                  it (trdi_calibrate_cached) and passes the list in `timesteps`
+                                  (steps = its length); without a list: TRDI_ERR_INVALID_ARG */
 } trdi_schedule_kind;
 
 const char *trdi_schedule_kind_name(trdi_schedule_kind k);
@@ -1398,7 +1459,8 @@ typedef struct trdi_schedule_params {
     double spacing;               /* trdi: 1.05 */
     int64_t window;               /* trdi: 8 */
     trdi_adaptive_mode adaptive;  /* trdi: NONE */
-    const int64_t *timesteps;     /* LIST: n_timesteps entries, strictly monotone (ascending
+    const int64_t *timesteps;     /* LIST (and CALIBRATED, resolved): n_timesteps entries,
+                                     strictly monotone (ascending
                                      lists are reversed), each in [0, N-1]; borrowed. Must be
                                      NULL for the other kinds. */
     int64_t n_timesteps;

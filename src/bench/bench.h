@@ -52,8 +52,9 @@ trdi_status bench_mkdirs(const char *path);
 /* malloc'd "a/b". */
 char *bench_join(const char *a, const char *b);
 
-/* Writes the summary files and charts of a results table into dir (see trdi_bench_summarize). */
-trdi_status bench_summarize_table(const char *dir, bench_table *t);
+/* Sorts the rows of a results table by (config_index, image_index) and writes the summary files
+ * and charts into dir (see trdi_bench_summarize); with write_results also dir/results.csv. */
+trdi_status bench_summarize_table(const char *dir, bench_table *t, bool write_results);
 
 /* Double as the results CSV writes it: "" for NaN, "inf" / "-inf", else %.10g. */
 void bench_fmt_double(char *buf, size_t n, double v);

@@ -100,6 +100,10 @@ trdi_status trdi_calibrate(trdi_model *m, const trdi_calib_params *p, const floa
                          "input(s) (%d each at least), got %lld",
                          (long long)(TRDI_CALIB_MIN_BUDGET * n_inputs), (long long)n_inputs,
                          TRDI_CALIB_MIN_BUDGET, (long long)p->budget);
+    if (p->min_gap < 0 || (p->steps > 1 && p->min_gap > N / p->steps))
+        return trdi_fail(TRDI_ERR_INVALID_ARG,
+                         "calibrate: min_gap must be in [0, %lld] for %lld steps, got %lld",
+                         (long long)(N / p->steps), (long long)p->steps, (long long)p->min_gap);
     if (!isfinite(p->guidance))
         return trdi_fail(TRDI_ERR_INVALID_ARG, "calibrate: guidance must be finite");
     int64_t C, H, W;
@@ -259,7 +263,13 @@ trdi_status trdi_calibrate(trdi_model *m, const trdi_calib_params *p, const floa
         st = trdi_fail(TRDI_ERR_NOMEM, "calibrate: out of memory");
         goto done;
     }
-    st = calib_dp(dp_cost, out, lo, hi, p->steps, asc, &total);
+    int64_t gap = p->min_gap;
+    if (gap == 0) gap = p->stepping == TRDI_STEPPING_REFERENCE && D >= 2 ? D / 2 : 1;
+    /* The uniform list must stay feasible so the calibrated one is never predicted worse. */
+    for (int64_t i = 1; i < p->steps; i++)
+        if (out->uniform[i - 1] - out->uniform[i] < gap) gap = out->uniform[i - 1] - out->uniform[i];
+    out->min_gap = gap;
+    st = calib_dp(dp_cost, out, lo, hi, p->steps, gap, asc, &total);
     for (int64_t i = 0; !st && i < p->steps; i++) out->timesteps[i] = asc[p->steps - 1 - i];
     free(asc);
     if (st) goto done;

@@ -12,15 +12,15 @@
 /* Step cost of moving from node u to node t (u < t), nodes 0..M-1. */
 typedef double (*calib_cost_fn)(void *ctx, int64_t u, int64_t t);
 
-/* The ascending path of n nodes (n >= 1) from node `lo` to node `hi` (lo <= hi, hi - lo + 1 >= n,
- * lo == hi iff n == 1) minimising the sum of step costs, accumulated from the lo end. path (n)
- * ascending; *total its cost. Ties go to the smallest predecessor. O(n (hi - lo)^2) cost calls
- * through a cached matrix of (hi - lo + 1)^2 doubles. */
+/* The ascending path of n nodes (n >= 1) from node `lo` to node `hi` (lo == hi iff n == 1),
+ * consecutive nodes at least `gap` >= 1 apart, minimising the sum of step costs accumulated from
+ * the lo end. path (n) ascending; *total its cost. Ties go to the smallest predecessor.
+ * O(n (hi - lo)^2) additions over a cached matrix of (hi - lo + 1)^2 costs. */
 trdi_status calib_dp(calib_cost_fn cost, void *ctx, int64_t lo, int64_t hi, int64_t n,
-                     int64_t *path, double *total);
+                     int64_t gap, int64_t *path, double *total);
 /* Exhaustive reference for tests: every subset of interior nodes (small ranges only). */
 trdi_status calib_dp_brute(calib_cost_fn cost, void *ctx, int64_t lo, int64_t hi, int64_t n,
-                           int64_t *path, double *total);
+                           int64_t gap, int64_t *path, double *total);
 
 /* Smoothed power-law fit: J sources with coordinate x (ascending), S step sizes (log step sizes
  * centred: u_i = log(d_i / D)), y (J, S) log errors with NaN for missing entries. Minimises

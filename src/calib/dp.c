@@ -9,19 +9,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-static trdi_status check_args(calib_cost_fn cost, int64_t lo, int64_t hi, int64_t n,
+static trdi_status check_args(calib_cost_fn cost, int64_t lo, int64_t hi, int64_t n, int64_t gap,
                               const int64_t *path, const double *total) {
     if (!cost || !path || !total) return trdi_fail(TRDI_ERR_INVALID_ARG, "calib_dp: NULL argument");
-    if (n < 1 || lo < 0 || hi < lo || hi - lo + 1 < n || (n == 1) != (lo == hi))
+    if (gap < 1 || n < 1 || lo < 0 || hi < lo || (n == 1) != (lo == hi) ||
+        (n > 1 && (hi - lo) / (n - 1) < gap))
         return trdi_fail(TRDI_ERR_INVALID_ARG,
-                         "calib_dp: cannot place %lld nodes between %lld and %lld", (long long)n,
-                         (long long)lo, (long long)hi);
+                         "calib_dp: cannot place %lld nodes at least %lld apart between %lld and "
+                         "%lld",
+                         (long long)n, (long long)gap, (long long)lo, (long long)hi);
     return TRDI_OK;
 }
 
 trdi_status calib_dp(calib_cost_fn cost, void *ctx, int64_t lo, int64_t hi, int64_t n,
-                     int64_t *path, double *total) {
-    trdi_status st = check_args(cost, lo, hi, n, path, total);
+                     int64_t gap, int64_t *path, double *total) {
+    trdi_status st = check_args(cost, lo, hi, n, gap, path, total);
     if (st) return st;
     if (n == 1) {
         path[0] = lo;
@@ -49,11 +51,11 @@ trdi_status calib_dp(calib_cost_fn cost, void *ctx, int64_t lo, int64_t hi, int6
         for (int64_t t = 0; t < M; t++) {
             cur[t] = INFINITY;
             back[k * M + t] = -1;
-            if (t < k || M - 1 - t < n - 1 - k) continue;
+            if (t < k * gap || M - 1 - t < (n - 1 - k) * gap) continue;
             if (k == n - 1 && t != M - 1) continue;
             double best = INFINITY;
             int32_t arg = -1;
-            for (int64_t u = k - 1; u < t; u++) {
+            for (int64_t u = (k - 1) * gap; u <= t - gap; u++) {
                 if (!isfinite(prev[u])) continue;
                 double v = prev[u] + c[u * M + t];
                 if (v < best) { /* strict: ties keep the smallest predecessor */
@@ -88,8 +90,8 @@ trdi_status calib_dp(calib_cost_fn cost, void *ctx, int64_t lo, int64_t hi, int6
 
 /* Enumerates interior subsets in lexicographic order; keeps the first strictly smallest sum. */
 trdi_status calib_dp_brute(calib_cost_fn cost, void *ctx, int64_t lo, int64_t hi, int64_t n,
-                           int64_t *path, double *total) {
-    trdi_status st = check_args(cost, lo, hi, n, path, total);
+                           int64_t gap, int64_t *path, double *total) {
+    trdi_status st = check_args(cost, lo, hi, n, gap, path, total);
     if (st) return st;
     if (n == 1) {
         path[0] = lo;
@@ -105,8 +107,12 @@ trdi_status calib_dp_brute(calib_cost_fn cost, void *ctx, int64_t lo, int64_t hi
     double best = INFINITY;
     for (;;) {
         double s = 0.0;
-        for (int64_t i = 1; i < n; i++) s += cost(ctx, cur[i - 1], cur[i]);
-        if (s < best) {
+        bool ok = true;
+        for (int64_t i = 1; i < n; i++) {
+            s += cost(ctx, cur[i - 1], cur[i]);
+            ok = ok && cur[i] - cur[i - 1] >= gap;
+        }
+        if (ok && s < best) {
             best = s;
             memcpy(path, cur, (size_t)n * sizeof *cur);
         }

@@ -6,6 +6,7 @@
 
 #include "kernels/conv.h"
 #include "kernels/kernels.h"
+#include "kernels/unet_ops.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -301,7 +302,7 @@ trdi_status sd_attention_fwd(sd_act *a, const sd_attn *at, int64_t b, int64_t n,
     trdi_k_attn p = {.batch = b, .heads = at->heads, .head_dim = inner / at->heads, .tq = n,
                      .tk = s, .q_stride = 0, .k_stride = 0, .v_stride = 0, .o_stride = 0,
                      .scale = 1.0f / sqrtf((float)(inner / at->heads)), .causal = false};
-    size_t scr_n = trdi_k_attention_scratch(&p);
+    size_t scr_n = trdi_k_attention_gemm_scratch(&p);
     float *scr = sd_alloc(a, scr_n);
     SD_NEED(scr);
     if (a->measure) /* q, k, v, out projections + QK^T + PV */
@@ -313,7 +314,7 @@ trdi_status sd_attention_fwd(sd_act *a, const sd_attn *at, int64_t b, int64_t n,
         trdi_k_linear(b * n, at->q.in, inner, x, at->q.w, at->q.b, q);
         trdi_k_linear(b * s, at->k.in, inner, ctx, at->k.w, at->k.b, k);
         trdi_k_linear(b * s, at->v.in, inner, ctx, at->v.w, at->v.b, v);
-        st = trdi_k_attention(&p, q, k, v, o, scr, scr_n);
+        st = trdi_k_attention_gemm(&p, q, k, v, o, scr, scr_n);
         if (st == TRDI_OK) trdi_k_linear(b * n, inner, at->o.out, o, at->o.w, at->o.b, out);
     }
     sd_reset(a, mk);

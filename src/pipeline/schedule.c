@@ -9,21 +9,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const KIND_NAMES[] = {"uniform", "trdi", "list"};
+static const char *const KIND_NAMES[] = {"uniform", "trdi", "list", "calibrated"};
+#define N_KINDS 4
 
 const char *trdi_schedule_kind_name(trdi_schedule_kind k) {
-    return (int)k >= 0 && (int)k < 3 ? KIND_NAMES[k] : "?";
+    return (int)k >= 0 && (int)k < N_KINDS ? KIND_NAMES[k] : "?";
 }
 
 trdi_status trdi_schedule_kind_from_name(const char *name, trdi_schedule_kind *out) {
     if (!out) return trdi_fail(TRDI_ERR_INVALID_ARG, "trdi_schedule_kind_from_name: out is NULL");
     *out = TRDI_SCHEDULE_UNIFORM;
-    for (int i = 0; name && i < 3; i++)
+    for (int i = 0; name && i < N_KINDS; i++)
         if (!strcmp(name, KIND_NAMES[i])) {
             *out = (trdi_schedule_kind)i;
             return TRDI_OK;
         }
-    return trdi_fail(TRDI_ERR_INVALID_ARG, "unknown schedule '%s' (expected uniform, trdi or list)",
+    return trdi_fail(TRDI_ERR_INVALID_ARG,
+                     "unknown schedule '%s' (expected uniform, trdi, list or calibrated)",
                      name ? name : "(null)");
 }
 
@@ -80,7 +82,7 @@ trdi_status trdi_schedule_timesteps(const trdi_noise_schedule *s, const trdi_sch
         return trdi_fail(TRDI_ERR_INVALID_ARG, "trdi_schedule_timesteps: NULL argument");
     const trdi_noise_config *cfg = trdi_noise_schedule_config(s);
     const int64_t N = cfg->num_train_timesteps;
-    if (p->kind != TRDI_SCHEDULE_LIST && p->timesteps)
+    if (p->kind != TRDI_SCHEDULE_LIST && p->kind != TRDI_SCHEDULE_CALIBRATED && p->timesteps)
         return trdi_fail(TRDI_ERR_INVALID_ARG,
                          "schedule: an explicit timestep list cannot be combined with the '%s' "
                          "schedule",
@@ -122,6 +124,15 @@ trdi_status trdi_schedule_timesteps(const trdi_noise_schedule *s, const trdi_sch
         trdi_trdi_result_clear(&r);
         return TRDI_OK;
     }
+    case TRDI_SCHEDULE_CALIBRATED:
+        /* The list needs the model (trdi_calibrate): callers resolve it first and pass it here. */
+        if (!p->timesteps)
+            return trdi_fail(TRDI_ERR_INVALID_ARG,
+                             "schedule calibrated: compute the list with trdi_calibrate() (or "
+                             "trdi_calibrate_cached()) and pass it in timesteps");
+        st = list_copy(p, N, out);
+        if (!st) *out_n = p->n_timesteps;
+        return st;
     case TRDI_SCHEDULE_LIST:
         st = list_copy(p, N, out);
         if (!st) *out_n = p->n_timesteps;

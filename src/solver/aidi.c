@@ -7,7 +7,9 @@
  * - Empirical mode: z^0 = z_s, z^1 = g(z_s); K times z = (g(z^0) + g(z^1)) / 2, shift. Output z^1.
  *   1 + 2K evaluations per step.
  * The Gram solve is done in double (the reference uses float32 numpy); a singular Gram matrix
- * falls back to a ridge-regularised solve instead of numpy's least squares. Sampling is DDIM. */
+ * falls back to a ridge-regularised solve instead of numpy's least squares. With p->fp_fallback a
+ * step whose iteration did not converge returns z^1 (the explicit DDIM step), as in fpi.c.
+ * Sampling is DDIM. */
 #include "solver/solver.h"
 
 #include <math.h>
@@ -116,11 +118,14 @@ static void anderson_apply(anderson *aa, const float *gval, float *x) {
 
 trdi_status solver_aidi_invert(const solver_ctx *c, const float *z0, float *zT) {
     const int64_t d = c->d, cap = c->p->aidi_window + 1;
-    /* zs, eps, x, g0, g1, x_prev, then (cap, d) values and (cap, d) residuals */
-    float *buf = solver_scratch(d, 6 + 2 * cap);
+    const bool fallback = c->p->fp_fallback;
+    /* zs, eps, x, g0, g1, x_prev, z1 (fallback copy), then (cap, d) values and (cap, d)
+     * residuals */
+    float *buf = solver_scratch(d, 7 + 2 * cap);
     if (!buf) return TRDI_ERR_NOMEM;
     float *zs = buf, *eps = buf + d, *x = buf + 2 * d, *g0 = buf + 3 * d, *g1 = buf + 4 * d;
-    anderson aa = {d, cap, 0, 0, false, buf + 5 * d, buf + 6 * d, buf + (6 + cap) * d};
+    float *z1 = buf + 6 * d;
+    anderson aa = {d, cap, 0, 0, false, buf + 5 * d, buf + 7 * d, buf + (7 + cap) * d};
     trdi_status st = TRDI_OK;
     memcpy(zT, z0, (size_t)d * sizeof(float));
     for (int64_t k = 0; k < c->plan->n && !st; k++) {
@@ -128,6 +133,9 @@ trdi_status solver_aidi_invert(const solver_ctx *c, const float *z0, float *zT) 
         memcpy(zs, zT, (size_t)d * sizeof(float));
         /* z^1 = g(z_s) into zT */
         st = solver_guided_move(c, s, zs, zs, eps, zT);
+        if (!st && fallback) memcpy(z1, zT, (size_t)d * sizeof(float));
+        /* residuals |g(y) - y| of the evaluated points y: the first (y = z^1) and the last */
+        double r_first = NAN, r_last = NAN;
         if (!c->p->aidi_empirical) {
             aa.count = 0;
             aa.head = 0;
@@ -135,6 +143,10 @@ trdi_status solver_aidi_invert(const solver_ctx *c, const float *z0, float *zT) 
             for (int64_t it = 0; it < c->p->aidi_iters && !st; it++) {
                 anderson_apply(&aa, zT, x);
                 st = solver_guided_move(c, s, x, zs, eps, zT);
+                if (!st && fallback) {
+                    r_last = solver_rms_diff(zT, x, d);
+                    if (it == 0) r_first = r_last; /* the first AA call returns x = z^1 */
+                }
             }
         } else {
             /* zs plays z^0, zT plays z^1. */
@@ -144,10 +156,17 @@ trdi_status solver_aidi_invert(const solver_ctx *c, const float *z0, float *zT) 
                 st = solver_guided_move(c, s, za, zs, eps, g0);
                 if (!st) st = solver_guided_move(c, s, zT, zs, eps, x);
                 if (st) break;
+                if (fallback) {
+                    r_last = solver_rms_diff(x, zT, d); /* |g(z^1) - z^1| */
+                    if (it == 0) r_first = r_last;
+                }
                 memcpy(za, zT, (size_t)d * sizeof(float));
                 for (int64_t i = 0; i < d; i++) zT[i] = 0.5f * g0[i] + 0.5f * x[i];
             }
         }
+        /* K = 0 has no residual: the result is z^1 either way. */
+        if (!st && fallback && c->p->aidi_iters >= 1 && !solver_fp_converged(r_first, r_last))
+            memcpy(zT, z1, (size_t)d * sizeof(float));
         if (!st) st = solver_emit(c, "inv", k, zT);
     }
     free(buf);

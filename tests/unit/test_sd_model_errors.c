@@ -1,0 +1,209 @@
+/* test_sd_model_errors.c -- the random-weight folder writer (sd_mkmodel) and the Stable Diffusion
+ * loaders' errors: a tiny random folder loads as a trdi_model and runs encode -> DDIM inversion ->
+ * CFG sampling -> decode end to end (finite, right shapes, deterministic); a missing tensor, a
+ * mis-shaped tensor, an unsupported block type, an SDXL-style config and an odd image size each
+ * fail with a message naming the culprit. */
+#include "harness.h"
+#include "model/sd_mkmodel.h"
+#include "model/sd_model.h"
+#include "trdi.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TOK TRDI_TEST_DATA "/sd15-tiny/model/tokenizer"
+
+static char *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    if (buf) buf[n] = '\0';
+    fclose(f);
+    if (len) *len = (size_t)n;
+    return buf;
+}
+
+static void spit(const char *path, const char *text) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Rewrites the unet weights of `dir` without tensor `drop` and with `reshape` given shape [1]. */
+static int rewrite_unet(const char *dir, const char *drop, const char *reshape) {
+    char path[1024], out[1100];
+    snprintf(path, sizeof path, "%s/unet/diffusion_pytorch_model.safetensors", dir);
+    snprintf(out, sizeof out, "%s.new", path);
+    trdi_safetensors *f = NULL;
+    if (trdi_safetensors_open(path, &f) != TRDI_OK) return 0;
+    int64_t n = trdi_safetensors_count(f);
+    trdi_st_write_entry *e = calloc((size_t)n, sizeof *e);
+    static const int64_t one[1] = {1};
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const trdi_st_tensor *t = trdi_safetensors_at(f, i);
+        if (drop && !strcmp(t->name, drop)) continue;
+        e[k].name = t->name;
+        e[k].dtype = t->dtype;
+        e[k].ndim = t->ndim;
+        e[k].shape = t->shape;
+        e[k].data = t->data;
+        if (reshape && !strcmp(t->name, reshape)) {
+            e[k].ndim = 1;
+            e[k].shape = one;
+        }
+        k++;
+    }
+    int ok = trdi_safetensors_write(out, e, k, NULL) == TRDI_OK;
+    free(e);
+    trdi_safetensors_close(f);
+    return ok && rename(out, path) == 0;
+}
+
+int main(void) {
+    char dir[] = "/tmp/trdi-test-sdmk-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    sd_mkmodel_opts o = {.preset = "tiny", .seed = 7, .fp16 = false, .tokenizer_dir = TOK};
+    trdi_status st = sd_mkmodel_write(dir, &o);
+    CHECK_MSG(st == TRDI_OK, "%s", trdi_last_error());
+    o.preset = "sdxl";
+    CHECK(sd_mkmodel_write(dir, &o) == TRDI_ERR_INVALID_ARG);
+    CHECK(strstr(trdi_last_error(), "sdxl") != NULL);
+
+    /* end to end on the random folder, 64x48 (non-square) */
+    trdi_model_params mp = trdi_model_default_params();
+    mp.width = 64;
+    mp.height = 48;
+    trdi_model *m = NULL;
+    st = sd_model_load(dir, &mp, &m);
+    CHECK_MSG(st == TRDI_OK, "%s", trdi_last_error());
+    if (m) {
+        int64_t c, h, w;
+        trdi_model_latent_shape(m, &c, &h, &w);
+        CHECK(c == 4 && h == 6 && w == 8);
+        trdi_image img = {0};
+        CHECK(trdi_image_alloc(64, 48, 3, &img) == TRDI_OK);
+        for (int64_t i = 0; i < 64 * 48 * 3; i++) img.data[i] = (uint8_t)((i * 37) % 251);
+        float z0[4 * 6 * 8], zT[4 * 6 * 8], back[4 * 6 * 8], back2[4 * 6 * 8];
+        CHECK(trdi_model_encode(m, &img, z0) == TRDI_OK);
+        int64_t ts[3] = {667, 334, 1};
+        trdi_plan plan;
+        CHECK(trdi_plan_build(trdi_model_noise_schedule(m), ts, 3, TRDI_STEPPING_REFERENCE,
+                              &plan) == TRDI_OK);
+        const void *cond = NULL, *unc = NULL;
+        CHECK(trdi_model_condition(m, "a cat", &cond) == TRDI_OK);
+        CHECK(trdi_model_condition(m, NULL, &unc) == TRDI_OK);
+        trdi_denoiser den;
+        CHECK(trdi_model_denoiser(m, &den) == TRDI_OK);
+        trdi_guide g = trdi_guide_init(&den, cond, unc, 3.0f);
+        trdi_method_params p = trdi_method_default_params(TRDI_METHOD_DDIM);
+        CHECK(trdi_invert(&p, &plan, &g, z0, zT, NULL) == TRDI_OK);
+        CHECK(trdi_sample(&p, &plan, &g, zT, NULL, back) == TRDI_OK);
+        CHECK(trdi_sample(&p, &plan, &g, zT, NULL, back2) == TRDI_OK);
+        CHECK(memcmp(back, back2, sizeof back) == 0); /* deterministic */
+        bool finite = true;
+        for (int i = 0; i < 4 * 6 * 8; i++) finite = finite && isfinite(back[i]) && isfinite(zT[i]);
+        CHECK(finite);
+        trdi_image out = {0};
+        CHECK(trdi_model_decode(m, back, &out) == TRDI_OK);
+        CHECK(out.width == 64 && out.height == 48 && out.channels == 3);
+        /* NaN latent: a clear error */
+        back[3] = NAN;
+        CHECK(trdi_model_decode(m, back, &out) == TRDI_ERR_NUMERIC);
+        trdi_image_clear(&out);
+        trdi_image_clear(&img);
+        trdi_guide_clear(&g);
+        trdi_plan_clear(&plan);
+        trdi_model_free(m);
+    }
+    m = NULL;
+    mp.width = 60;
+    CHECK(sd_model_load(dir, &mp, &m) == TRDI_ERR_INVALID_ARG && !m);
+
+    /* a mis-shaped and a missing tensor: both named */
+    CHECK(rewrite_unet(dir, "mid_block.resnets.1.conv2.bias", "conv_out.weight"));
+    trdi_diffusers *dm = NULL;
+    CHECK(trdi_diffusers_open(dir, TRDI_VARIANT_AUTO, &dm) == TRDI_OK);
+    trdi_unet *u = NULL;
+    st = trdi_unet_load(dm, "unet", &u);
+    CHECK(st == TRDI_ERR_FORMAT && u == NULL);
+    CHECK_MSG(strstr(trdi_last_error(), "mid_block.resnets.1.conv2.bias") != NULL, "%s",
+              trdi_last_error());
+    CHECK_MSG(strstr(trdi_last_error(), "conv_out.weight") != NULL, "%s", trdi_last_error());
+    trdi_diffusers_free(dm);
+
+    /* unsupported configs */
+    char cpath[1024];
+    snprintf(cpath, sizeof cpath, "%s/unet/config.json", dir);
+    size_t len = 0;
+    char *cfg = slurp(cpath, &len);
+    CHECK(cfg != NULL);
+    if (cfg) {
+        char *alt = malloc(len + 200);
+        char *pos = strstr(cfg, "\"UpBlock2D\"");
+        CHECK(pos != NULL);
+        if (pos) {
+            snprintf(alt, len + 200, "%.*s\"AttnUpBlock2D\"%s", (int)(pos - cfg), cfg,
+                     pos + strlen("\"UpBlock2D\""));
+            spit(cpath, alt);
+            dm = NULL;
+            CHECK(trdi_diffusers_open(dir, TRDI_VARIANT_AUTO, &dm) == TRDI_OK);
+            CHECK(trdi_unet_load(dm, "unet", &u) == TRDI_ERR_UNSUPPORTED && !u);
+            CHECK(strstr(trdi_last_error(), "AttnUpBlock2D") != NULL);
+            trdi_diffusers_free(dm);
+        }
+        /* SDXL's added embedding */
+        snprintf(alt, len + 200, "{\"addition_embed_type\": \"text_time\", %s", cfg + 1);
+        spit(cpath, alt);
+        dm = NULL;
+        CHECK(trdi_diffusers_open(dir, TRDI_VARIANT_AUTO, &dm) == TRDI_OK);
+        CHECK(trdi_unet_load(dm, "unet", &u) == TRDI_ERR_UNSUPPORTED && !u);
+        CHECK(strstr(trdi_last_error(), "addition_embed_type") != NULL);
+        trdi_diffusers_free(dm);
+        /* heads that do not divide the channels */
+        char *h = strstr(cfg, "\"attention_head_dim\": 2");
+        CHECK(h != NULL);
+        if (h) {
+            h[strlen("\"attention_head_dim\": ")] = '3';
+            spit(cpath, cfg);
+            dm = NULL;
+            CHECK(trdi_diffusers_open(dir, TRDI_VARIANT_AUTO, &dm) == TRDI_OK);
+            CHECK(trdi_unet_load(dm, "unet", &u) == TRDI_ERR_FORMAT && !u);
+            CHECK(strstr(trdi_last_error(), "heads") != NULL);
+            trdi_diffusers_free(dm);
+        }
+        free(alt);
+        free(cfg);
+    }
+    /* clean up the temporary folder */
+    static const char *const files[] = {
+        "model_index.json", "scheduler/scheduler_config.json", "tokenizer/vocab.json",
+        "tokenizer/merges.txt", "tokenizer/tokenizer_config.json",
+        "tokenizer/special_tokens_map.json", "text_encoder/config.json",
+        "text_encoder/model.safetensors", "unet/config.json",
+        "unet/diffusion_pytorch_model.safetensors", "vae/config.json",
+        "vae/diffusion_pytorch_model.safetensors", NULL};
+    char p[1200];
+    for (int i = 0; files[i]; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        remove(p);
+    }
+    static const char *const subs[] = {"scheduler", "tokenizer", "text_encoder", "unet", "vae", NULL};
+    for (int i = 0; subs[i]; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, subs[i]);
+        rmdir(p);
+    }
+    rmdir(dir);
+    return TEST_SUMMARY();
+}
