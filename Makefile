@@ -35,7 +35,7 @@ test-fuzz:
 	CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRDI_FUZZ=ON -DTRDI_WERROR=ON \
 	      -DTRDI_BENCH=OFF -DTRDI_OPENMP=OFF \
 	      -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link,address,undefined" >/dev/null
-	cmake --build build-fuzz -j $(JOBS)
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_targets
 	cd build-fuzz && ctest --output-on-failure -L fuzz
 
 test-slow: build

@@ -47,5 +47,6 @@ int cli_cmd_encode_prompt(int argc, char **argv);
 int cli_cmd_calibrate(int argc, char **argv);
 int cli_cmd_bench(int argc, char **argv);
 int cli_cmd_bench_merge(int argc, char **argv);
+int cli_cmd_mkmodel(int argc, char **argv);
 
 #endif /* TRDI_CLI_H */

@@ -80,9 +80,11 @@ static int encode_images(const char *cmd, trdi_model *m, const char *const *path
         if (!st) st = trdi_model_encode(m, &fit, z + i * P);
         trdi_image_clear(&raw);
         trdi_image_clear(&fit);
-        if (st) {
+        if (st) { /* an unreadable or bad image is bad input: exit 2, as the run commands do */
             free(z);
-            return cli_lib_error(cmd, st, n > 0 ? paths[i] : "built-in test image");
+            if (st == TRDI_ERR_NOMEM) return cli_lib_error(cmd, st, "image");
+            return cli_usage_error(cmd, "image '%s': %s", n > 0 ? paths[i] : "(built-in)",
+                                   trdi_last_error());
         }
     }
     *out = z;

@@ -24,6 +24,7 @@ static const cli_command commands[] = {
     {"calibrate", cli_cmd_calibrate, "fit a schedule to the model's own measured inversion error"},
     {"bench", cli_cmd_bench, "run methods x schedules x steps over a dataset; resumable, summaries"},
     {"bench-merge", cli_cmd_bench_merge, "combine the results of bench shards into one summary"},
+    {"mkmodel", cli_cmd_mkmodel, "write a diffusers SD folder with seeded random weights (benchmarks)"},
     /* @@COMMANDS: one line per subcommand, in the order `trdi --help` lists them. */
 };
 
@@ -31,7 +32,7 @@ static void print_help(FILE *f) {
     fprintf(f, "trdi %s: diffusion inversion with timestep rescheduling (TRDI)\n\n", trdi_version());
     fprintf(f, "usage: trdi <command> [options]\n       trdi <command> --help\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nExit status: 0 success, 1 failure while running, 2 bad arguments or input.\n");
 }
 

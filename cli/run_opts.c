@@ -111,7 +111,7 @@ void run_opts_help(FILE *f, run_command w) {
                "  --fpi-iters K         fpi fixed-point iterations (20)\n"
                "  --aidi-iters K, --aidi-window M, --aidi-empirical   aidi (5, 3, Anderson)\n"
                "  --fpi-fallback, --aidi-fallback   a step whose fixed-point iteration did not\n"
-               "                        converge (last residual > 0.1 x first) returns the DDIM\n"
+               "                        converge (last residual > 0.01 x first) returns the DDIM\n"
                "                        step instead of the last iterate (default: reference)\n"
                "  --edict-p P           edict mixing in (0, 1] (0.93)\n"
                "  --bdia-gamma G        bdia gamma, != 0 (1.0)\n"

@@ -437,7 +437,7 @@ typedef struct trdi_method_params {
     int64_t aidi_window;            /* m = 3 (Anderson keeps m + 1 entries), 1..8 */
     bool aidi_empirical;            /* false: Anderson; true: the empirical 1/2-1/2 mode */
     /* FPI and AIDI: false (reference) returns the last iterate whatever happened. true: when the
-     * step's final fixed-point residual |g(z) - z| is not below 0.1 x the residual of the first
+     * step's final fixed-point residual |g(z) - z| is above 0.01 x the residual of the first
      * iterate z^1 = g(z_s) (the explicit DDIM step), the iteration did not converge and the step
      * returns z^1 instead. Needed where |c J_eps| > 1, e.g. the exact mixture's stiff
      * component-switching steps, on which plain iterations settle on a 2-cycle around the
@@ -1753,7 +1753,10 @@ typedef struct trdi_bench_params {
     const trdi_method_params *methods; /* n_methods >= 1, distinct methods; on_step ignored */
     int64_t n_methods;
     const trdi_schedule_params *schedules; /* n_schedules >= 1 distinct kinds (not LIST); their
-                                              steps are replaced by each entry of `steps` */
+                                              steps are replaced by each entry of `steps`;
+                                              CALIBRATED without a list is calibrated per step
+                                              count on the model's test image (default calib
+                                              params, cached in out_dir/calibration/) */
     int64_t n_schedules;
     const int64_t *steps;        /* n_steps >= 1 distinct step counts */
     int64_t n_steps;

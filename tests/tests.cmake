@@ -32,6 +32,7 @@ endforeach()
 # Fuzz targets: tests/fuzz/fuzz_*.c built with clang -fsanitize=fuzzer; each runs briefly on its
 # corpus (tests/fuzz/corpus/<name>) as a ctest with label fuzz.
 if(TRDI_FUZZ)
+  add_custom_target(fuzz_targets)
   file(GLOB fuzz_srcs CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/fuzz/fuzz_*.c)
   foreach(src ${fuzz_srcs})
     get_filename_component(name ${src} NAME_WE)
@@ -40,6 +41,7 @@ if(TRDI_FUZZ)
     target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
     target_link_options(${name} PRIVATE -fsanitize=fuzzer)
     target_link_libraries(${name} PRIVATE trdi)
+    add_dependencies(fuzz_targets ${name})
     set(corpus ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/${name})
     # New inputs go to a corpus folder in the build tree; the committed seeds are read only.
     set(work ${CMAKE_BINARY_DIR}/fuzz-corpus/${name})

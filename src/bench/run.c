@@ -358,6 +358,36 @@ static trdi_status fit_mask(const trdi_model *m, const trdi_image *mask, trdi_im
     return TRDI_OK;
 }
 
+/* A calibrated list for x's steps and stepping (see trdi_calibrate_cached); *out is the
+ * caller's (trdi_timesteps_free). */
+static trdi_status calibrate(trdi_model *m, const bench_config *x, const char *out_dir, int64_t **out) {
+    *out = NULL;
+    int64_t c, h, w;
+    trdi_model_latent_shape(m, &c, &h, &w);
+    trdi_image img = {0};
+    float *z = trdi_mallocn((size_t)(c * h * w), sizeof *z);
+    if (!z) return trdi_fail(TRDI_ERR_NOMEM, "out of memory");
+    trdi_status st = trdi_model_builtin_test_image(m, &img);
+    if (!st) st = trdi_model_encode(m, &img, z);
+    trdi_image_clear(&img);
+    trdi_calib_params cp = trdi_calib_default_params();
+    cp.steps = x->sched.steps;
+    cp.stepping = x->sched.stepping;
+    char *dir = bench_join(out_dir, "calibration");
+    trdi_calib_result r;
+    memset(&r, 0, sizeof r);
+    bool hit = false;
+    if (!st && !dir) st = trdi_fail(TRDI_ERR_NOMEM, "out of memory");
+    if (!st) st = trdi_calibrate_cached(m, &cp, z, 1, dir, &r, &hit);
+    free(dir);
+    free(z);
+    if (st) return st;
+    *out = r.timesteps; /* the caller owns the list */
+    r.timesteps = NULL;
+    trdi_calib_result_clear(&r);
+    return TRDI_OK;
+}
+
 /* --- the run ----------------------------------------------------------------------------------- */
 
 typedef struct {
@@ -384,9 +414,30 @@ trdi_status trdi_bench_run(trdi_model *m, const trdi_dataset *d, const trdi_benc
     int64_t n_cfg = 0;
     trdi_status st = build_grid(p, &cfg, &n_cfg);
     if (st) return st;
+    /* Calibrated schedules need the model: calibrate once per (steps, stepping) on the model's
+     * test image (as `trdi reconstruct --schedule calibrated` does), cached in out_dir/calibration
+     * so that reruns and shards on other machines get the same list. */
+    int64_t **cal_lists = trdi_calloc((size_t)(n_cfg ? n_cfg : 1), sizeof *cal_lists);
+    if (!st && !cal_lists) st = trdi_fail(TRDI_ERR_NOMEM, "out of memory");
+    for (int64_t c = 0; !st && !p->dry_run && c < n_cfg; c++) {
+        if (cfg[c].sched.kind != TRDI_SCHEDULE_CALIBRATED || cfg[c].sched.timesteps) continue;
+        st = calibrate(m, &cfg[c], out_dir, &cal_lists[c]);
+        if (st) {
+            trdi_error_prefix("configuration %s: calibration", cfg[c].label);
+            break;
+        }
+        /* Share the list with the other configurations of the same steps and stepping. */
+        for (int64_t k = c; k < n_cfg; k++)
+            if (cfg[k].sched.kind == TRDI_SCHEDULE_CALIBRATED && !cfg[k].sched.timesteps &&
+                cfg[k].sched.steps == cfg[c].sched.steps && cfg[k].sched.stepping == cfg[c].sched.stepping) {
+                cfg[k].sched.timesteps = cal_lists[c];
+                cfg[k].sched.n_timesteps = cfg[c].sched.steps;
+            }
+    }
     /* Every schedule first, so that an impossible configuration fails before any work. */
     const trdi_noise_schedule *ns = trdi_model_noise_schedule(m);
     for (int64_t c = 0; !st && c < n_cfg; c++) {
+        if (p->dry_run && cfg[c].sched.kind == TRDI_SCHEDULE_CALIBRATED && !cfg[c].sched.timesteps) continue;
         int64_t *ts = NULL, nts = 0;
         st = trdi_schedule_timesteps(ns, &cfg[c].sched, &ts, &nts);
         if (st) trdi_error_prefix("configuration %s", cfg[c].label);
@@ -666,6 +717,8 @@ trdi_status trdi_bench_run(trdi_model *m, const trdi_dataset *d, const trdi_benc
     free(run_path);
     free(csv_path);
     free(cfg);
+    for (int64_t c = 0; cal_lists && c < n_cfg; c++) trdi_timesteps_free(cal_lists[c]);
+    free(cal_lists);
     return st;
 }
 

@@ -18,6 +18,8 @@ typedef struct {
     int64_t n_ok, n_failed;
     double *mean, *ci;   /* (n_metrics) */
     int64_t *count;      /* (n_metrics) rows where the metric is available */
+    int64_t *n_inf;      /* (n_metrics) of which infinite (PSNR of identical images) */
+    double *finite_mean; /* (n_metrics) mean of the finite ones (for the Markdown table) */
 } group;
 
 static const bench_table *g_sort_table;
@@ -123,7 +125,9 @@ trdi_status bench_summarize_table(const char *dir, bench_table *t, bool write_re
         x->mean = trdi_calloc((size_t)(nm ? nm : 1), sizeof *x->mean);
         x->ci = trdi_calloc((size_t)(nm ? nm : 1), sizeof *x->ci);
         x->count = trdi_calloc((size_t)(nm ? nm : 1), sizeof *x->count);
-        if (!x->mean || !x->ci || !x->count) {
+        x->n_inf = trdi_calloc((size_t)(nm ? nm : 1), sizeof *x->n_inf);
+        x->finite_mean = trdi_calloc((size_t)(nm ? nm : 1), sizeof *x->finite_mean);
+        if (!x->mean || !x->ci || !x->count || !x->n_inf || !x->finite_mean) {
             st = trdi_fail(TRDI_ERR_NOMEM, "out of memory (summary)");
             break;
         }
@@ -152,6 +156,17 @@ trdi_status bench_summarize_table(const char *dir, bench_table *t, bool write_re
             }
             x->mean[m] = mean;
             x->ci[m] = ci;
+            double fsum = 0.0;
+            int64_t nf = 0;
+            for (int64_t k = 0; k < n; k++) {
+                if (isfinite(vals[k])) {
+                    fsum += vals[k];
+                    nf++;
+                } else {
+                    x->n_inf[m]++;
+                }
+            }
+            x->finite_mean[m] = nf ? fsum / (double)nf : NAN;
         }
     }
     /* results.csv (merge) */
@@ -257,6 +272,9 @@ trdi_status bench_summarize_table(const char *dir, bench_table *t, bool write_re
             for (int64_t m = 0; !st && m < nm; m++) {
                 double mean = g[i].mean[m], ci = g[i].ci[m];
                 if (isnan(mean)) st = bench_buf_printf(&b, " n/a |");
+                else if (isinf(mean) && isfinite(g[i].finite_mean[m]))
+                    st = bench_buf_printf(&b, " inf (%lld/%lld inf; others %.4g) |", (long long)g[i].n_inf[m],
+                                          (long long)g[i].count[m], g[i].finite_mean[m]);
                 else if (isinf(mean)) st = bench_buf_printf(&b, " %s |", mean > 0 ? "inf" : "-inf");
                 else if (isfinite(ci)) st = bench_buf_printf(&b, " %.4g ± %.2g |", mean, ci);
                 else st = bench_buf_printf(&b, " %.4g |", mean);
@@ -407,6 +425,8 @@ trdi_status bench_summarize_table(const char *dir, bench_table *t, bool write_re
         free(g[i].mean);
         free(g[i].ci);
         free(g[i].count);
+        free(g[i].n_inf);
+        free(g[i].finite_mean);
     }
     free(g);
     free(order);

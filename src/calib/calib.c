@@ -258,7 +258,7 @@ trdi_status trdi_calibrate(trdi_model *m, const trdi_calib_params *p, const floa
     }
     const int64_t lo = out->uniform[n_u - 1], hi = out->uniform[0];
     double total;
-    int64_t *asc = yv == NULL ? NULL : trdi_mallocn((size_t)p->steps, sizeof *asc);
+    int64_t *asc = trdi_mallocn((size_t)p->steps, sizeof *asc);
     if (!asc) {
         st = trdi_fail(TRDI_ERR_NOMEM, "calibrate: out of memory");
         goto done;

@@ -5,6 +5,7 @@
  * AutoencoderKL and transformers' CLIPTextModel build their modules (their state_dict names);
  * this is deliberately separate from the loaders (unet.c / vae.c) so tests can compare the two.
  * Random weights give no image quality; only names, shapes and configs are real. */
+#define _GNU_SOURCE /* nftw, mkdtemp, strdup */
 #include "model/mkmodel.h"
 
 #include "core/core.h"
@@ -255,8 +256,8 @@ trdi_status mk_unet_tensors(const cJSON *cfg, const char *L, mk_list *out) {
                                         "timestep_post_act", "projection_class_embeddings_input_dim",
                                         "reverse_transformer_layers_per_block"};
     for (size_t i = 0; i < sizeof nulls / sizeof nulls[0]; i++) TRY(want_null(cfg, L, nulls[i]));
-    const char *down[MK_MAX_BLOCKS], *up[MK_MAX_BLOCKS], *s;
-    int64_t nb, nu, boc[MK_MAX_BLOCKS];
+    const char *down[MK_MAX_BLOCKS], *up[MK_MAX_BLOCKS], *s = NULL;
+    int64_t nb = 0, nu = 0, boc[MK_MAX_BLOCKS] = {0};
     TRY(get_types(cfg, L, "down_block_types", down, &nb));
     TRY(get_types(cfg, L, "up_block_types", up, &nu));
     if (nu != nb)
@@ -273,7 +274,7 @@ trdi_status mk_unet_tensors(const cJSON *cfg, const char *L, mk_list *out) {
     TRY(get_per_block(cfg, L, "attention_head_dim", nb, 8, 1, heads)); /* = head count */
     TRY(get_per_block(cfg, L, "transformer_layers_per_block", nb, 1, 1, tlayers));
     TRY(get_per_block(cfg, L, "cross_attention_dim", nb, 1280, 1, cross));
-    int64_t in_ch, out_ch, kin, kout, groups, temb;
+    int64_t in_ch = 0, out_ch = 0, kin = 0, kout = 0, groups = 1, temb = 0;
     TRY(get_int(cfg, L, "in_channels", 4, 1, &in_ch));
     TRY(get_int(cfg, L, "out_channels", 4, 1, &out_ch));
     TRY(get_int(cfg, L, "conv_in_kernel", 3, 1, &kin));
@@ -282,7 +283,7 @@ trdi_status mk_unet_tensors(const cJSON *cfg, const char *L, mk_list *out) {
         return trdi_fail(TRDI_ERR_INVALID_ARG, "%s: conv_in_kernel / conv_out_kernel must be odd", L);
     TRY(get_int(cfg, L, "norm_num_groups", 32, 1, &groups));
     TRY(get_int(cfg, L, "time_embedding_dim", 4 * boc[0], 1, &temb));
-    bool linear_proj, flag;
+    bool linear_proj = false, flag = false;
     TRY(get_bool(cfg, L, "use_linear_projection", false, &linear_proj));
     TRY(get_bool(cfg, L, "only_cross_attention", false, &flag));
     if (flag) return trdi_fail(TRDI_ERR_UNSUPPORTED, "%s: \"only_cross_attention\" true", L);
@@ -300,7 +301,7 @@ trdi_status mk_unet_tensors(const cJSON *cfg, const char *L, mk_list *out) {
     if (!strcmp(s, "scale_shift")) temb_mult = 2;
     else if (strcmp(s, "default"))
         return trdi_fail(TRDI_ERR_UNSUPPORTED, "%s: resnet_time_scale_shift \"%s\"", L, s);
-    const char *mid;
+    const char *mid = NULL;
     TRY(get_str(cfg, L, "mid_block_type", "UNetMidBlock2DCrossAttn", &mid));
     {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, "mid_block_type");
@@ -410,7 +411,7 @@ static void vae_mid(mk_list *l, const char *side, int64_t c, bool attn) {
 trdi_status mk_vae_tensors(const cJSON *cfg, const char *L, mk_list *out) {
     if (!cJSON_IsObject(cfg)) return trdi_fail(TRDI_ERR_INVALID_ARG, "%s: not a JSON object", L);
     const char *down[MK_MAX_BLOCKS], *up[MK_MAX_BLOCKS];
-    int64_t nb, nu, boc[MK_MAX_BLOCKS];
+    int64_t nb = 0, nu = 0, boc[MK_MAX_BLOCKS] = {0};
     TRY(get_types(cfg, L, "down_block_types", down, &nb));
     TRY(get_types(cfg, L, "up_block_types", up, &nu));
     if (nu != nb)
@@ -420,13 +421,13 @@ trdi_status mk_vae_tensors(const cJSON *cfg, const char *L, mk_list *out) {
     if (!cJSON_IsArray(bv))
         return trdi_fail(TRDI_ERR_INVALID_ARG, "%s: \"block_out_channels\" must be a list", L);
     TRY(get_per_block(cfg, L, "block_out_channels", nb, -1, 1, boc));
-    int64_t lpb, in_ch, out_ch, lat, groups;
+    int64_t lpb = 0, in_ch = 0, out_ch = 0, lat = 0, groups = 1;
     TRY(get_int(cfg, L, "layers_per_block", 1, 1, &lpb));
     TRY(get_int(cfg, L, "in_channels", 3, 1, &in_ch));
     TRY(get_int(cfg, L, "out_channels", 3, 1, &out_ch));
     TRY(get_int(cfg, L, "latent_channels", 4, 1, &lat));
     TRY(get_int(cfg, L, "norm_num_groups", 32, 1, &groups));
-    bool mid_attn, qc, pqc;
+    bool mid_attn = false, qc = false, pqc = false;
     TRY(get_bool(cfg, L, "mid_block_add_attention", true, &mid_attn));
     TRY(get_bool(cfg, L, "use_quant_conv", true, &qc));
     TRY(get_bool(cfg, L, "use_post_quant_conv", true, &pqc));
@@ -488,7 +489,7 @@ trdi_status mk_vae_tensors(const cJSON *cfg, const char *L, mk_list *out) {
 
 trdi_status mk_clip_tensors(const cJSON *cfg, const char *L, mk_list *out) {
     if (!cJSON_IsObject(cfg)) return trdi_fail(TRDI_ERR_INVALID_ARG, "%s: not a JSON object", L);
-    int64_t D, I, NL, H, V, P;
+    int64_t D = 0, I = 0, NL = 0, H = 1, V = 0, P = 0;
     TRY(get_int(cfg, L, "hidden_size", 512, 1, &D));
     TRY(get_int(cfg, L, "intermediate_size", 2048, 1, &I));
     TRY(get_int(cfg, L, "num_hidden_layers", 12, 1, &NL));
@@ -498,7 +499,7 @@ trdi_status mk_clip_tensors(const cJSON *cfg, const char *L, mk_list *out) {
     if (D % H != 0)
         return trdi_fail(TRDI_ERR_INVALID_ARG, "%s: hidden_size %lld is not a multiple of "
                          "num_attention_heads %lld", L, (long long)D, (long long)H);
-    const char *act;
+    const char *act = NULL;
     TRY(get_str(cfg, L, "hidden_act", "quick_gelu", &act));
     if (strcmp(act, "quick_gelu") && strcmp(act, "gelu"))
         return trdi_fail(TRDI_ERR_UNSUPPORTED, "%s: hidden_act \"%s\" (quick_gelu or gelu)", L,
@@ -721,6 +722,13 @@ static trdi_status write_json(const char *path, const cJSON *j) {
     return st;
 }
 
+/* buf = a/b; TRDI_ERR_INVALID_ARG when it does not fit. */
+static trdi_status join(char *buf, size_t n, const char *a, const char *b) {
+    if ((size_t)snprintf(buf, n, "%s/%s", a, b) >= n)
+        return trdi_fail(TRDI_ERR_INVALID_ARG, "mkmodel: path too long: %s/%s", a, b);
+    return TRDI_OK;
+}
+
 static bool file_exists(const char *path) {
     struct stat sb;
     return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
@@ -865,7 +873,7 @@ static const char mk_model_index[] =
 /* The body of trdi_mkmodel once configs and lists are valid: fills the temporary folder. */
 static trdi_status fill_folder(const char *tmp, const mk_configs *c, const mk_list lists[3],
                                const char *tok, const trdi_mkmodel_params *p) {
-    char path[4200], from[4200];
+    char path[8400], from[8400];
     static const char *const subs[] = {"scheduler", "tokenizer", "text_encoder", "unet", "vae"};
     for (int i = 0; i < 5; i++) {
         snprintf(path, sizeof path, "%s/%s", tmp, subs[i]);
@@ -879,7 +887,7 @@ static trdi_status fill_folder(const char *tmp, const mk_configs *c, const mk_li
     static const char *const tok_files[] = {"vocab.json", "merges.txt", "tokenizer_config.json",
                                             "special_tokens_map.json"};
     for (int i = 0; i < 4; i++) {
-        snprintf(from, sizeof from, "%s/%s", tok, tok_files[i]);
+        TRY(join(from, sizeof from, tok, tok_files[i]));
         if (i >= 2 && !file_exists(from)) continue;
         char *text;
         size_t n;
@@ -914,7 +922,7 @@ trdi_status trdi_mkmodel(const char *dir, const trdi_mkmodel_params *params) {
     for (size_t n = strlen(out); n > 1 && out[n - 1] == '/'; n--) out[n - 1] = '\0';
     mk_configs c = {0};
     mk_list lists[3] = {{0}, {0}, {0}};
-    char path[4200], tmp[4200] = "";
+    char path[8400], tmp[4200] = "";
     trdi_status st = TRDI_OK;
     if (p.like) {
         static const char *const files[] = {"scheduler/scheduler_config.json",
@@ -931,7 +939,7 @@ trdi_status trdi_mkmodel(const char *dir, const trdi_mkmodel_params *params) {
     if (st == TRDI_OK) st = mk_clip_tensors(c.text_encoder, "text_encoder/config.json", &lists[0]);
     if (st == TRDI_OK) st = mk_unet_tensors(c.unet, "unet/config.json", &lists[1]);
     if (st == TRDI_OK) st = mk_vae_tensors(c.vae, "vae/config.json", &lists[2]);
-    char tokbuf[4200];
+    char tokbuf[8400];
     const char *tok = p.tokenizer_from;
     if (st == TRDI_OK && !tok) {
         if (p.like) {
@@ -943,8 +951,8 @@ trdi_status trdi_mkmodel(const char *dir, const trdi_mkmodel_params *params) {
         }
     }
     for (int i = 0; st == TRDI_OK && i < 2; i++) {
-        snprintf(path, sizeof path, "%s/%s", tok, i ? "merges.txt" : "vocab.json");
-        if (!file_exists(path))
+        st = join(path, sizeof path, tok, i ? "merges.txt" : "vocab.json");
+        if (st == TRDI_OK && !file_exists(path))
             st = trdi_fail(TRDI_ERR_INVALID_ARG, "mkmodel: tokenizer folder %s has no %s", tok,
                            i ? "merges.txt" : "vocab.json");
     }
@@ -961,6 +969,8 @@ trdi_status trdi_mkmodel(const char *dir, const trdi_mkmodel_params *params) {
             st = trdi_fail(TRDI_ERR_IO, "%s: cannot create a temporary folder: %s", tmp,
                            strerror(errno));
             tmp[0] = '\0';
+        } else if (chmod(tmp, 0755) != 0) { /* mkdtemp makes it private */
+            st = trdi_fail(TRDI_ERR_IO, "%s: chmod: %s", tmp, strerror(errno));
         }
     }
     if (st == TRDI_OK) st = fill_folder(tmp, &c, lists, tok, &p);

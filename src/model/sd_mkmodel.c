@@ -28,6 +28,9 @@ typedef struct preset {
 static const preset presets[] = {
     {"tiny", "[16, 32, 32, 32]", "2", 32, 8, 8, false, false, "[16, 32, 32, 32]", 8, 64, 32, 3, 4,
      64, "quick_gelu", "epsilon"},
+    /* SD 2.x wiring at tiny widths: linear projections, per-block heads, gelu, v-prediction */
+    {"tiny21", "[16, 32, 32, 32]", "[1, 2, 2, 4]", 32, 8, 8, true, true, "[16, 32, 32, 32]", 8,
+     64, 32, 3, 4, 64, "gelu", "v_prediction"},
     {"sd15", "[320, 640, 1280, 1280]", "8", 768, 32, 64, false, false, "[128, 256, 512, 512]", 32,
      512, 768, 12, 12, 3072, "quick_gelu", "epsilon"},
     {"sd21", "[320, 640, 1280, 1280]", "[5, 10, 20, 20]", 1024, 32, 96, true, true,
@@ -208,7 +211,7 @@ trdi_status sd_mkmodel_write(const char *dir, const sd_mkmodel_opts *o) {
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
         if (strcmp(presets[i].name, o->preset) == 0) p = &presets[i];
     if (!p)
-        return trdi_fail(TRDI_ERR_INVALID_ARG, "mkmodel: unknown preset '%s' (tiny, sd15, sd21)",
+        return trdi_fail(TRDI_ERR_INVALID_ARG, "mkmodel: unknown preset '%s' (tiny, tiny21, sd15, sd21)",
                          o->preset);
     char path[1100], text[4096];
     const char *subs[] = {"", "/scheduler", "/tokenizer", "/text_encoder", "/unet", "/vae"};

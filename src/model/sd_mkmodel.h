@@ -18,7 +18,8 @@ trdi_status sd_unet_list_weights(const trdi_json *cfg, sd_wl *wl);
 trdi_status sd_vae_list_weights(const trdi_json *cfg, sd_wl *wl);
 
 typedef struct sd_mkmodel_opts {
-    const char *preset;        /* "tiny" (the sd15-tiny shapes), "sd15", "sd21" */
+    const char *preset;        /* "tiny" (the sd15-tiny shapes), "tiny21" (SD 2.x options at
+                                * tiny widths), "sd15", "sd21" */
     uint64_t seed;             /* trdi_rng seed of the weights */
     bool fp16;                 /* F16 weight files (diffusion_pytorch_model.safetensors holding
                                 * F16, as fp16 checkpoints do); false: F32 */

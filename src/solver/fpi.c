@@ -1,7 +1,7 @@
 /* fpi.c -- fixed-point inversion (spec 4.5): each step solves the implicit DDIM inverse equation
  * z_t = Inv(eps(z_t, t); z_s) by K plain fixed-point iterations started at z_s (K evaluations per
  * step). The reference returns the last iterate; with p->fp_fallback a step whose iteration did
- * not converge (final residual > solver_fp_converged ratio of the first) returns the first
+ * not converge (final residual > 0.01 x the first, solver_fp_converged) returns the first
  * iterate, the explicit DDIM step, instead. Sampling is DDIM (ddim.c). */
 #include "solver/solver.h"
 
@@ -20,8 +20,11 @@ double solver_rms_diff(const float *a, const float *b, int64_t d) {
 
 bool solver_fp_converged(double first_residual, double last_residual) {
     /* A contracting iteration reduces the residual geometrically; one stuck on a 2-cycle around
-     * an unstable fixed point (|c J| > 1) keeps it at the first residual's size. 0.1 separates
-     * the two on the built-in mixture for every ratio tried in 0.01..0.5 (same results). */
+     * an unstable fixed point (|c J| > 1) keeps it at the first residual's size. On the built-in
+     * mixture (50 steps) 0.5..0.01 all catch FPI's 2-cycles; AIDI's Anderson steps that are only
+     * part-converged after K = 5 (residual / 20) still land on the wrong side of the stiff
+     * component switch, and 0.01 catches them too; far smaller ratios fall back on steps that did
+     * converge (1e-4: FPI 37.9 dB instead of 38.4). */
     return last_residual <= 0.01 * first_residual;
 }
 

@@ -45,7 +45,7 @@ trdi_status solver_guided_move(const solver_ctx *c, trdi_step s, const float *z_
 double solver_rms_diff(const float *a, const float *b, int64_t d);
 
 /* p->fp_fallback's test (FPI, AIDI): did the fixed-point iteration converge, i.e. is the last
- * residual |g(z) - z| at most 0.1 x the first one (that of z^1 = g(z_s))? NaN: no. */
+ * residual |g(z) - z| at most 0.01 x the first one (that of z^1 = g(z_s))? NaN: no. */
 bool solver_fp_converged(double first_residual, double last_residual);
 
 /* Plain DDIM over the whole plan (used by most methods' sampling and by DDIM / NPI inversion):

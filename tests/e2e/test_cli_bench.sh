@@ -90,6 +90,29 @@ PY
 "$T" bench --dataset "$D/ds/manifest.json" --methods ddim,edict --schedules uniform,trdi --steps 7 --out "$D/res" 2>"$D/e"
 [ $? -eq 2 ] && grep -q "other settings" "$D/e" && grep -q "steps" "$D/e" && ok "other settings refused" || { bad "settings check"; cat "$D/e"; }
 
+# a real kill (SIGKILL) once the first rows are on disk, then a rerun
+KGRID=(--methods fpi --schedules uniform,trdi --steps 50)
+"$T" bench --dataset "$D/ds/manifest.json" "${KGRID[@]}" --out "$D/kill" 2>/dev/null &
+pid=$!
+for _ in $(seq 400); do
+    [ -f "$D/kill/results.csv" ] && [ "$(wc -l <"$D/kill/results.csv")" -ge 3 ] && break
+    sleep 0.02
+done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+n_before=$(($(wc -l <"$D/kill/results.csv") - 1))
+stat -c '%n %y' "$D"/kill/images/*/*.png 2>/dev/null | sort >"$D/k_before"
+"$T" bench --dataset "$D/ds/manifest.json" "${KGRID[@]}" --out "$D/kill" 2>"$D/e" || { bad "rerun after kill"; cat "$D/e"; }
+grep -q -- "$n_before already present" "$D/e" && ok "rerun after kill skips the $n_before finished rows" || { bad "kill resume counts"; cat "$D/e"; }
+python3 - "$D/kill" <<'PY2' && ok "after kill: 6 unique rows, 6 images" || bad "after kill"
+import csv, os, sys
+rows = list(csv.DictReader(open(sys.argv[1] + "/results.csv")))
+assert len(rows) == 6 and len({(r["image_id"], r["config"]) for r in rows}) == 6, len(rows)
+for r in rows:
+    assert os.path.isfile(f'{sys.argv[1]}/images/{r["config"]}/{r["image_id"]}.png')
+PY2
+while read -r line; do grep -qxF "$line" <(stat -c '%n %y' "$D"/kill/images/*/*.png) || bad "image rewritten after kill: $line"; done <"$D/k_before"
+
 # --- shards + merge -------------------------------------------------------------------------------
 "$T" bench --dataset "$D/ds/manifest.json" "${GRID[@]}" --out "$D/s1" --shard 1/2 2>/dev/null || bad "shard 1/2"
 "$T" bench --dataset "$D/ds/manifest.json" "${GRID[@]}" --out "$D/s2" --shard 2/2 2>/dev/null || bad "shard 2/2"
@@ -114,8 +137,9 @@ PY
 mkdir -p "$D/folder"
 cp "$D/ds/img/a.png" "$D/ds/img/c.png" "$D/folder/"
 printf 'a\tcircle\n# comment\nc\tstripes\n' >"$D/folder/captions.txt"
-"$T" bench --dataset "$D/folder" --methods ddim --schedules uniform --steps 4 --out "$D/fo" 2>"$D/e" \
-    && [ "$(($(wc -l <"$D/fo/results.csv") - 1))" = 2 ] && ok "folder dataset" || { bad "folder dataset"; cat "$D/e"; }
+"$T" bench --dataset "$D/folder" --methods ddim --schedules uniform,calibrated --steps 4 --out "$D/fo" 2>"$D/e" \
+    && [ "$(($(wc -l <"$D/fo/results.csv") - 1))" = 4 ] && ok "folder dataset (uniform + calibrated)" || { bad "folder dataset"; cat "$D/e"; }
+grep -q ",calibrated,4," "$D/fo/results.csv" && ls "$D"/fo/calibration/*.json >/dev/null 2>&1 && ok "calibrated schedule in the grid" || bad "calibrated schedule"
 
 # --- PIE-Bench mapping: edited with masked metrics ----------------------------------------------
 cat >"$D/ds/pie.json" <<'J'

@@ -15,10 +15,17 @@ python3 - "$D/j" <<'PY' && ok "json rows" || bad "json rows"
 import json, sys
 j = json.load(open(sys.argv[1]))
 rows = j["rows"]
-assert len(rows) == 18
+assert len(rows) == 27  # uniform, trdi and calibrated for each of the 9 methods
+assert j["calibration_nfe"] > 0
+assert [r["schedule"] for r in rows[:3]] == ["uniform", "trdi", "calibrated"]
 assert {r["method"] for r in rows} == {"ddim", "npi", "renoise", "gnri", "fpi", "aidi", "edict", "bdia", "belm"}
 assert all(r["nfe"] > 0 and "psnr" in r and "mse" in r for r in rows)
 assert all(r["psnr"] == "inf" for r in rows if r["method"] == "belm")
+# fpi / aidi / renoise run in the reconstruction configuration (footnote; --reference: none)
+assert j["configuration"] == "reconstruction"
 PY
+"$T" demo --steps 20 --reference --json >"$D/r" || bad "demo --reference"
+python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["configuration"] == "reference"' "$D/r" && ok "--reference" || bad "--reference"
+grep -q "^(\*) reconstruction configuration" "$D/t" && ok "footnote" || bad "footnote"
 "$T" demo --steps x >/dev/null 2>&1; [ $? -eq 2 ] && ok "bad steps" || bad "bad steps"
 exit $fail

@@ -106,7 +106,8 @@ static void test_pie(void) {
     if (mk.data) {
         CHECK(mk.channels == 1 && mk.width == 40 && mk.height == 40);
         CHECK(mk.data[45] == 255 && mk.data[47] == 255 && mk.data[48] == 0); /* row 1: run 45..47 */
-        CHECK(mk.data[0] == 255 && mk.data[41] == 255);                      /* the border frame */
+        CHECK(mk.data[0] == 255 && mk.data[40] == 255 && mk.data[79] == 255); /* border frame */
+        CHECK(mk.data[41] == 0);
         CHECK(mk.data[5 * 40 + 5] == 0);
     }
     trdi_image_clear(&mk);

@@ -118,6 +118,7 @@ int main(void) {
         trdi_image out = {0};
         CHECK(trdi_model_decode(m, back, &out) == TRDI_OK);
         CHECK(out.width == 64 && out.height == 48 && out.channels == 3);
+        trdi_image_clear(&out);
         /* NaN latent: a clear error */
         back[3] = NAN;
         CHECK(trdi_model_decode(m, back, &out) == TRDI_ERR_NUMERIC);
@@ -126,6 +127,55 @@ int main(void) {
         trdi_guide_clear(&g);
         trdi_plan_clear(&plan);
         trdi_model_free(m);
+    }
+    /* SD 2.x options (linear projections, per-block heads, gelu text encoder, v-prediction) */
+    {
+        char dir21[] = "/tmp/trdi-test-sdmk21-XXXXXX";
+        CHECK(mkdtemp(dir21) != NULL);
+        sd_mkmodel_opts o21 = {.preset = "tiny21", .seed = 8, .fp16 = true, .tokenizer_dir = TOK};
+        CHECK(sd_mkmodel_write(dir21, &o21) == TRDI_OK);
+        trdi_model *m21 = NULL;
+        st = sd_model_load(dir21, NULL, &m21);
+        CHECK_MSG(st == TRDI_OK, "%s", trdi_last_error());
+        if (m21) {
+            const trdi_unet_config *uc = trdi_unet_get_config(sd_model_unet(m21));
+            CHECK(uc->linear_proj && uc->heads[0] == 1 && uc->heads[3] == 4);
+            CHECK(trdi_noise_schedule_config(trdi_model_noise_schedule(m21))->prediction_type ==
+                  TRDI_PRED_V);
+            const void *c21 = NULL;
+            CHECK(trdi_model_condition(m21, "a dog!", &c21) == TRDI_OK);
+            trdi_denoiser d21;
+            CHECK(trdi_model_denoiser(m21, &d21) == TRDI_OK);
+            float x[2 * 4 * 8 * 8], e2[2 * 4 * 8 * 8], e1[4 * 8 * 8];
+            for (int i = 0; i < 2 * 4 * 8 * 8; i++) x[i] = (float)((i * 7) % 13) / 6.0f - 1.0f;
+            memcpy(x + 4 * 8 * 8, x, sizeof e1);
+            const void *cs[2] = {NULL, c21};
+            CHECK(d21.predict(d21.ctx, 2, x, 501, cs, e2) == TRDI_OK);
+            CHECK(d21.predict(d21.ctx, 1, x, 501, cs + 1, e1) == TRDI_OK);
+            /* batch item 1 equals the single call (float32, same kernels: tiny slack for BLAS
+             * blocking that may depend on the batch size) */
+            double md = 0;
+            for (int i = 0; i < 4 * 8 * 8; i++) md = fmax(md, fabs(e2[4 * 8 * 8 + i] - e1[i]));
+            CHECK_MSG(md < 1e-4, "batch vs single: %g", md);
+            bool fin = true;
+            for (int i = 0; i < 2 * 4 * 8 * 8; i++) fin = fin && isfinite(e2[i]);
+            CHECK(fin);
+            trdi_model_free(m21);
+        }
+        static const char *const fl[] = {
+            "model_index.json", "scheduler/scheduler_config.json", "tokenizer/vocab.json",
+            "tokenizer/merges.txt", "tokenizer/tokenizer_config.json",
+            "tokenizer/special_tokens_map.json", "text_encoder/config.json",
+            "text_encoder/model.safetensors", "unet/config.json",
+            "unet/diffusion_pytorch_model.safetensors", "vae/config.json",
+            "vae/diffusion_pytorch_model.safetensors", "scheduler", "tokenizer", "text_encoder",
+            "unet", "vae", NULL};
+        char q[1200];
+        for (int i = 0; fl[i]; i++) {
+            snprintf(q, sizeof q, "%s/%s", dir21, fl[i]);
+            remove(q);
+        }
+        rmdir(dir21);
     }
     m = NULL;
     mp.width = 60;

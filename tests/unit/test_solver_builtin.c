@@ -76,11 +76,16 @@ int main(void) {
         eg_plan_free(&mine);
     }
 
-    /* Bounds (rms over the 32x32x3 latent in [-1, 1]). The built-in mixture is tight
-     * (s^2 = 0.01) and its test image lies off every component, so the probability-flow ODE is
-     * stiff near the clean end: DDIM misses by ~0.5 rms, and FPI / AIDI's fixed-point iterations
-     * do not contract there (|c J| > 1), so they are only required to stay finite here (their
-     * residual reduction is tested on a well-conditioned mixture in test_solver_implicit.c).
+    /* Bounds (rms over the 32x32x3 latent in [-1, 1]). The built-in mixture (s^2 = 0.05) has
+     * its test image off every component, so the probability-flow ODE passes a stiff
+     * component-switching window (t ~ 600..850 at 50 steps): there the implicit step's map
+     * z -> Inv(eps(z); z_s) has |c J| > 1 (the posterior-covariance part of J is large and
+     * negative), plain fixed-point iterations settle on a 2-cycle around the fixed point and the
+     * parity of K decides which side sampling lands on. So the reference FPI / AIDI are only
+     * required to stay finite here (their residual reduction is tested on a well-conditioned
+     * mixture in test_solver_implicit.c); with fp_fallback they must beat DDIM (below).
+     * DDIM itself misses by ~0.06 rms (30 dB): required in [1e-2, 0.2], i.e. clearly inexact
+     * (float32 round-off is ~1e-6) yet a reconstruction (a wrong-component sample is ~0.8).
      * EDICT and BDIA (corrected) reconstruct to float32 round-off: < 2e-5 rms, as argued in
      * test_solver_exact.c. BELM on the TRDI list: the list pairs timesteps (gaps alternate ~5 and
      * ~37), so BELM's two-step recursion carries coefficients (h_i / h_{i-1})^2 ~ 50 on alternate
@@ -91,7 +96,47 @@ int main(void) {
         trdi_method_params pd = trdi_method_default_params(TRDI_METHOD_DDIM);
         double e_ddim = recon(&pd, plan, "", 0.0f, NULL);
         printf("%-16s ddim     rms %.3e\n", cases[ci].name, e_ddim);
-        CHECK(isfinite(e_ddim) && e_ddim > 0.05);
+        CHECK_MSG(isfinite(e_ddim) && e_ddim > 1e-2 && e_ddim < 0.2, "ddim on %s: rms %.3e",
+                  cases[ci].name, e_ddim);
+        /* fp_fallback: every step is either a converged implicit step or DDIM's own step. That
+         * is not a theorem of improvement (near the stiff switch any error may pick the other
+         * component: AIDI with fallback under consistent stepping does, 0.81 rms), so the
+         * requirement is on the reproduction setting (reference stepping, the demo's): there
+         * FPI and AIDI with fallback beat DDIM by 2.3..3.5x; required 1.5x. Consistent
+         * stepping: finite only. */
+        for (int fm = 0; fm < 2; fm++) {
+            trdi_method_params pf =
+                trdi_method_default_params(fm ? TRDI_METHOD_AIDI : TRDI_METHOD_FPI);
+            pf.fp_fallback = true;
+            double e_fb = recon(&pf, plan, "", 0.0f, NULL);
+            printf("%-16s %-8s rms %.3e  (fp_fallback)\n", cases[ci].name,
+                   trdi_method_name(pf.method), e_fb);
+            bool need = cases[ci].st == TRDI_STEPPING_REFERENCE;
+            CHECK_MSG(isfinite(e_fb) && (!need || e_fb < e_ddim / 1.5),
+                      "%s fp_fallback on %s: rms %.3e vs ddim %.3e", trdi_method_name(pf.method),
+                      cases[ci].name, e_fb, e_ddim);
+        }
+        /* With a single residual (FPI K = 2) convergence cannot be shown, so every step returns
+         * z^1 = g(z_s), DDIM's step: the inverted latent equals DDIM's bit for bit. */
+        {
+            const void *cond = NULL;
+            CHECK(trdi_model_condition(M, "", &cond) == TRDI_OK);
+            trdi_guide gd = trdi_guide_init(&DEN, cond, cond, 0.0f);
+            trdi_method_params pf = trdi_method_default_params(TRDI_METHOD_FPI);
+            pf.fpi_iters = 2;
+            pf.fp_fallback = true;
+            float *za = malloc(sizeof(float) * (size_t)D * 3), *zb = za + D, *aux = za + 2 * D;
+            CHECK(trdi_invert(&pd, plan, &gd, X0, za, aux) == TRDI_OK);
+            CHECK(trdi_invert(&pf, plan, &gd, X0, zb, aux) == TRDI_OK);
+            CHECK_MSG(memcmp(za, zb, sizeof(float) * (size_t)D) == 0,
+                      "fpi K=2 with fp_fallback differs from ddim on %s", cases[ci].name);
+            /* and without the fallback K = 2 is a different (second) iterate */
+            pf.fp_fallback = false;
+            CHECK(trdi_invert(&pf, plan, &gd, X0, zb, aux) == TRDI_OK);
+            CHECK(memcmp(za, zb, sizeof(float) * (size_t)D) != 0);
+            free(za);
+            trdi_guide_clear(&gd);
+        }
         for (int mi = 1; mi < TRDI_METHOD_COUNT; mi++) {
             trdi_method_params p = trdi_method_default_params((trdi_method)mi);
             p.corrected = true;
