@@ -3,7 +3,9 @@
  * 256x256 and 512x512 images (latents 32x32 / 64x64), VAE encode and decode at 512x512, FLOPs
  * counted analytically from the configs (convolutions, linear layers, attention score and value
  * products; 2 per multiply-add; norms and pointwise ops not counted), achieved GFLOP/s and the ratio
- * to sgemm, and peak resident memory (getrusage ru_maxrss). Not a test: asserts nothing on time.
+ * to sgemm (measured at the start and again at the end: a shared machine's load drifts), the
+ * internal dry-run count beside it when available ("plan GFLOP"), and peak resident memory
+ * (getrusage ru_maxrss). Not a test: asserts nothing on time.
  *
  *   bench_sd [--model DIR] [--preset sd15|sd21|tiny] [--dtype fp16|fp32] [--sizes 256,512]
  *            [--batches 1,2] [--reps N] [--no-vae] [--vae-size N] [--sgemm N] [--keep DIR]
@@ -217,6 +219,7 @@ static void row(const char *name, double sec, double flops, double extra_flops) 
     printf("%-24s %9.3f %9.1f %9.1f %7.2f", name, sec, flops / 1e9, flops / sec / 1e9,
            flops / sec / 1e9 / g_sgemm);
     if (extra_flops > 0) printf(" %12.1f", extra_flops / 1e9);
+    else printf(" %12s", "-"); /* the public API has no dry-run count */
     printf("  %8.0f\n", peak_rss_mib());
     fflush(stdout);
 }
@@ -505,6 +508,10 @@ int main(int argc, char **argv) {
         trdi_vae_free(v);
         trdi_diffusers_free(dm);
     }
+    /* Again at the end: on a shared machine the load changes during the run; compare the ratios
+     * against both. */
+    printf("# sgemm again at the end: %.1f GFLOP/s (ratios above use the first, %.1f)\n",
+           sgemm_gflops(sgemm_n, 2), g_sgemm);
     printf("# peak resident memory: %.0f MiB\n", peak_rss_mib());
     cJSON_Delete(ucfg);
     cJSON_Delete(vcfg);

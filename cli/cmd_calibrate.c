@@ -131,6 +131,8 @@ int run_calibrated_schedule(run_opts *o, trdi_model *m) {
     cp.steps = o->pp.schedule.steps;
     cp.stepping = o->pp.schedule.stepping;
     cp.prompt = o->pp.prompt;
+    if (o->calib_budget) cp.budget = o->calib_budget;
+    if (o->calib_seed_given) cp.seed = o->calib_seed;
     if (isatty(STDERR_FILENO)) cp.progress = progress;
     trdi_calib_result r;
     bool hit = false;

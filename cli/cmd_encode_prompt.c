@@ -68,6 +68,12 @@ static int encode(const char *cmd, const encoders *e, const char *text, int64_t 
     return rc;
 }
 
+/* Loading the model: a missing folder or file is bad input (exit 2), not a run failure. */
+static int load_error(const char *cmd, trdi_status st, const char *what) {
+    int rc = cli_lib_error(cmd, st, what);
+    return st == TRDI_ERR_IO ? CLI_EXIT_USAGE : rc;
+}
+
 int cli_cmd_encode_prompt(int argc, char **argv) {
     const char *cmd = "encode-prompt";
     const char *model = NULL, *prompt = NULL, *negative = NULL, *out_path = NULL;
@@ -119,7 +125,7 @@ int cli_cmd_encode_prompt(int argc, char **argv) {
     memset(&neg, 0, sizeof neg);
     int rc = CLI_EXIT_OK;
     trdi_status st = trdi_diffusers_open(model, variant, &m);
-    if (st != TRDI_OK) return cli_lib_error(cmd, st, model);
+    if (st != TRDI_OK) return load_error(cmd, st, "--model");
 
     static const char *const tok_names[2] = {"tokenizer", "tokenizer_2"};
     static const char *const enc_names[2] = {"text_encoder", "text_encoder_2"};
@@ -135,12 +141,12 @@ int cli_cmd_encode_prompt(int argc, char **argv) {
         st = trdi_diffusers_component_dir(m, tok_names[k], &dir);
         if (st == TRDI_OK) st = trdi_tokenizer_load(dir, &e.tok[k]);
         if (st != TRDI_OK) {
-            rc = cli_lib_error(cmd, st, tok_names[k]);
+            rc = load_error(cmd, st, tok_names[k]);
             goto done;
         }
         st = trdi_text_encoder_load_component(m, enc_names[k], &e.enc[k]);
         if (st != TRDI_OK) {
-            rc = cli_lib_error(cmd, st, enc_names[k]);
+            rc = load_error(cmd, st, enc_names[k]);
             goto done;
         }
     }

@@ -116,13 +116,17 @@ int cli_cmd_metrics(int argc, char **argv) {
     const char *bad = NULL;
     trdi_status st = read_rgb_pair(paths[0], paths[1], &a, &b, &bad);
     if (st != TRDI_OK) {
-        rc = cli_lib_error(cmd, st, bad);
+        /* An input that is missing or unreadable is bad input (exit 2); the library's message
+         * already names the file, so the prefix names its role. */
+        cli_lib_error(cmd, st, bad == paths[0] ? "REFERENCE" : "OUTPUT");
+        rc = st == TRDI_ERR_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
         goto done;
     }
     if (mask_path) {
         st = trdi_image_read(mask_path, &mask);
         if (st != TRDI_OK) {
-            rc = cli_lib_error(cmd, st, mask_path);
+            cli_lib_error(cmd, st, "--mask");
+            rc = st == TRDI_ERR_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
             goto done;
         }
         if (mask.width != a.width || mask.height != a.height) {
@@ -141,7 +145,8 @@ int cli_cmd_metrics(int argc, char **argv) {
     for (int k = 0; k < n_weights; k++) {
         st = trdi_lpips_load(weights[k], &nets[k]);
         if (st != TRDI_OK) {
-            rc = cli_lib_error(cmd, st, weights[k]);
+            cli_lib_error(cmd, st, "--lpips-weights");
+            rc = st == TRDI_ERR_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
             goto done;
         }
         for (int j = 0; j < k; j++)

@@ -232,7 +232,11 @@ int cli_cmd_schedule(int argc, char **argv) {
     trdi_noise_schedule *sched = NULL;
     if (own_table || a.want_plan) {
         trdi_status st = trdi_noise_schedule_create(&a.cfg, &sched);
-        if (st != TRDI_OK) return cli_lib_error(CMD, st, "noise schedule");
+        if (st != TRDI_OK) {
+            /* A table that underflows comes from the user's beta flags or config: bad input. */
+            int erc = cli_lib_error(CMD, st, a.model ? "--model's noise schedule" : "the noise flags");
+            return st == TRDI_ERR_NUMERIC ? CLI_EXIT_USAGE : erc;
+        }
     }
 
     cJSON *root = cJSON_CreateObject();

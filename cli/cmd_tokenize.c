@@ -84,6 +84,8 @@ int cli_cmd_tokenize(int argc, char **argv) {
         return cli_usage_error(cmd, "--max-length must be an integer in [2, 1000000], got '%s'",
                                maxlen_s);
 
+    /* A missing folder is bad input (exit 2), not a run failure. */
+    if (!is_dir(model)) return cli_usage_error(cmd, "--model: '%s' is not a directory", model);
     static const char *const names[2] = {"tokenizer", "tokenizer_2"};
     trdi_tokenizer *toks[2] = {NULL, NULL};
     trdi_tokens res[2];
@@ -99,6 +101,11 @@ int cli_cmd_tokenize(int argc, char **argv) {
         }
         snprintf(dir, len, "%s/%s", model, names[k]);
         if (k == 1 && !is_dir(dir)) {
+            free(dir);
+            break;
+        }
+        if (k == 0 && !is_dir(dir)) {
+            rc = cli_usage_error(cmd, "--model: '%s' has no tokenizer/ folder", model);
             free(dir);
             break;
         }

@@ -88,6 +88,9 @@ void run_opts_help(FILE *f, run_command w) {
             "                        noise_floor25/50/75, logsnr, curvature, late; default none)\n"
             "  --timesteps LIST      an explicit list, e.g. 901,801,...,1 (strictly monotone);\n"
             "                        not combinable with --schedule, --steps or the trdi flags\n"
+            "  --calib-budget E      calibrated: model evaluations of the calibration\n"
+            "                        (default 600, as trdi calibrate)\n"
+            "  --calib-seed S        calibrated: seed of the measurement ladder (default 0)\n"
             "  --schedule-file FILE  the \"timesteps\" list of a JSON file (trdi calibrate or\n"
             "                        trdi schedule output); same rules as --timesteps\n"
             "  --stepping NAME       reference (default: the authors' fixed stride 1000 div n) |\n"
@@ -384,6 +387,24 @@ int run_opts_parse(run_opts *o, run_command which, const char *cmd, int argc, ch
                 return bad(o, "--schedule must be uniform, trdi or calibrated, got '%s'%s", v, NULL);
             trdi_schedule_kind_from_name(v, &o->pp.schedule.kind);
             o->schedule_given = true;
+        } else if (OPT("--calib-budget", ALL_RUNS)) {
+            NEED("--calib-budget");
+            if (!cli_parse_i64(v, TRDI_CALIB_MIN_BUDGET, 10000000, &o->calib_budget))
+            {
+                char lo[32];
+                snprintf(lo, sizeof lo, "%d", TRDI_CALIB_MIN_BUDGET);
+                return bad(o, "--calib-budget must be an integer number of model evaluations in "
+                              "[%s, 10000000], got '%s'",
+                           lo, v);
+            }
+            o->calib_flag_given = true;
+        } else if (OPT("--calib-seed", ALL_RUNS)) {
+            NEED("--calib-seed");
+            int64_t s;
+            if (!cli_parse_i64(v, 0, INT64_MAX, &s))
+                return bad(o, "--calib-seed must be an integer >= 0, got '%s'%s", v, NULL);
+            o->calib_seed = (uint64_t)s;
+            o->calib_seed_given = o->calib_flag_given = true;
         } else if (OPT("--spacing", ALL_RUNS)) {
             NEED("--spacing");
             if (!cli_parse_f64(v, &o->pp.schedule.spacing) || !(o->pp.schedule.spacing > 0.0))
@@ -475,6 +496,8 @@ int run_opts_parse(run_opts *o, run_command which, const char *cmd, int argc, ch
     } else if (o->trdi_flag_given && o->pp.schedule.kind != TRDI_SCHEDULE_TRDI) {
         return bad(o, "--spacing, --window and --adaptive need --schedule trdi%s%s", "", NULL);
     }
+    if (o->calib_flag_given && o->pp.schedule.kind != TRDI_SCHEDULE_CALIBRATED)
+        return bad(o, "--calib-budget and --calib-seed need --schedule calibrated%s%s", "", NULL);
     int rc = apply_method_flags(o, pd, npd);
     if (rc >= 0) return rc;
     trdi_method m = o->pp.method.method;

@@ -37,6 +37,11 @@ typedef struct run_opts {
     const char *method_flag; /* the first method-specific flag seen, to check against --method */
     trdi_method method_flag_method;
     int64_t *timesteps; /* owned (explicit list) */
+    /* --calib-budget / --calib-seed (0 / unset: trdi_calib_default_params'); only with
+     * --schedule calibrated */
+    int64_t calib_budget;
+    uint64_t calib_seed;
+    bool calib_seed_given, calib_flag_given;
 } run_opts;
 
 /* Parses argv (argv[0] = the command). Returns -1 to go on, or an exit code (help printed: 0;

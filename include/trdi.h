@@ -525,6 +525,11 @@ typedef struct trdi_model_params {
 trdi_model_params trdi_model_default_params(void);
 
 /* Loads a model. `spec`:
+ *   a diffusers folder (holding model_index.json): Stable Diffusion 1.x / 2.x (tokenizer, CLIP
+ *                  text encoder, UNet, VAE; fp32 weights, else the fp16 / bf16 variant). Image
+ *                  size p->width x p->height (multiples of 8) or the UNet's sample_size * 8;
+ *                  encoding uses the VAE posterior mean (see trdi_model_set_vae_sample); latents
+ *                  are scaled by the VAE's scaling_factor. SDXL is TRDI_ERR_UNSUPPORTED;
  *   "builtin"      the built-in mixture: four equally weighted components labelled "circle",
  *                  "stripes", "checker" and "gradient" (procedural images, deterministic);
  *   a folder       one component per PNG/JPEG file in it (extensions .png/.jpg/.jpeg, any case;
@@ -537,7 +542,8 @@ trdi_model_params trdi_model_default_params(void);
  * the JSON overrides it. *out is NULL on failure. Errors name the file or field at fault:
  * TRDI_ERR_IO (unreadable), TRDI_ERR_FORMAT (bad JSON or image), TRDI_ERR_INVALID_ARG (empty
  * folder, zero-size or mismatched images, bad weights/variances, unknown patterns or fields),
- * TRDI_ERR_UNSUPPORTED (a diffusers folder: Stable Diffusion is not built in yet).
+ * TRDI_ERR_UNSUPPORTED (an SDXL folder), and for Stable Diffusion the loaders' errors naming the
+ * file, tensor or config key.
  *
  * JSON description (every field optional except "components"; unknown fields are errors):
  *   {
@@ -564,7 +570,12 @@ trdi_model_params trdi_model_default_params(void);
 trdi_status trdi_model_load(const char *spec, const trdi_model_params *p, trdi_model **out);
 void trdi_model_free(trdi_model *m);
 
-/* "gmm" for the mixture. Static string. */
+/* Stable Diffusion only: encode images with a seeded posterior sample mean + std * N(0, 1)
+ * (trdi's own RNG; the authors' torch stream cannot be matched) instead of the posterior mean,
+ * the default. TRDI_ERR_INVALID_ARG for other models. */
+trdi_status trdi_model_set_vae_sample(trdi_model *m, bool enabled, uint64_t seed);
+
+/* "gmm" for the mixture, "sd" for Stable Diffusion. Static string. */
 const char *trdi_model_kind(const trdi_model *m);
 
 /* The model as a denoiser (see trdi_denoiser): ctx is the model, dimensions are the latent shape,

@@ -6,6 +6,7 @@
 #include "core/core.h"
 #include "io/image_internal.h"
 #include "model/gmm.h"
+#include "model/sd_model.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -135,12 +136,7 @@ trdi_status trdi_model_load(const char *spec, const trdi_model_params *p, trdi_m
         snprintf(idx, n + 20, "%s/model_index.json", spec);
         bool diffusers = stat(idx, &sb) == 0;
         free(idx);
-        if (diffusers)
-            return trdi_fail(
-                TRDI_ERR_UNSUPPORTED,
-                "%s: a diffusers model folder; Stable Diffusion models are not supported "
-                "yet (use \"builtin\", a folder of images or a .json mixture)",
-                spec);
+        if (diffusers) return sd_model_load(spec, p, out);
         st = gmm_build_folder(spec, p, &g, &test);
     } else if (ends_with_ci(spec, ".json")) {
         st = gmm_build_json(spec, p, &g, &test, &cfg);
@@ -307,4 +303,9 @@ trdi_status trdi_model_builtin_test_image(const trdi_model *m, trdi_image *out) 
         return trdi_fail(TRDI_ERR_UNSUPPORTED, "model \"%s\" has no built-in test image",
                          m->ops->kind);
     return trdi_image_copy(&m->test, out);
+}
+
+trdi_status trdi_model_set_vae_sample(trdi_model *m, bool enabled, uint64_t seed) {
+    if (!m) return trdi_fail(TRDI_ERR_INVALID_ARG, "model is NULL");
+    return sd_model_set_vae_sample(m, enabled, seed);
 }

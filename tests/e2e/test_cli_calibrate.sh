@@ -38,6 +38,14 @@ for f in "$D"/cache/trdi/calib-*.json; do echo '{"format": "trdi-calibration", "
 "$T" reconstruct --steps 20 --stepping consistent --schedule calibrated --json >"$D/c3" || bad "corrupt cache not recomputed"
 cmp -s <(python3 -c "import json;print(json.load(open('$D/c1'))['timesteps'])") <(python3 -c "import json;print(json.load(open('$D/c3'))['timesteps'])") && ok "corrupt cache recomputed" || bad "corrupt cache"
 python3 -c "import json;print(json.load(open('$D/c1'))['schedule'])" | grep -qx calibrated && ok "reported as calibrated" || bad "schedule name"
+# --calib-budget / --calib-seed reach the calibration: the run's list equals trdi calibrate's with
+# the same budget and seed (a.json: budget 300, seed 0), and another seed is another cache entry.
+"$T" reconstruct --steps 20 --stepping consistent --schedule calibrated --calib-budget 300 --calib-seed 0 --json >"$D/c4" || bad "--calib-budget run"
+python3 -c "import json; a=json.load(open('$D/a.json')); r=json.load(open('$D/c4')); assert r['timesteps']==a['timesteps']" && ok "--calib-budget/--calib-seed used" || bad "--calib-budget list differs from trdi calibrate --budget 300"
+n1=$(ls "$D"/cache/trdi/calib-*.json | wc -l)
+"$T" reconstruct --steps 20 --stepping consistent --schedule calibrated --calib-budget 300 --calib-seed 7 --json >/dev/null || bad "--calib-seed run"
+n2=$(ls "$D"/cache/trdi/calib-*.json | wc -l)
+[ "$n2" -eq $((n1 + 1)) ] && ok "seed keys the cache" || bad "cache entries $n1 -> $n2"
 
 # Errors: exit 2, one line on stderr, nothing written.
 check2() { # name, args...
@@ -59,4 +67,7 @@ check2 "not JSON" reconstruct --schedule-file "$D/bad.json"
 check2 "missing schedule file" reconstruct --schedule-file "$D/none.json"
 check2 "file with --steps" reconstruct --schedule-file "$D/a.json" --steps 20
 check2 "unknown schedule" reconstruct --schedule calibratd
+check2 "calib budget too small" reconstruct --schedule calibrated --calib-budget 10
+check2 "calib seed not a number" reconstruct --schedule calibrated --calib-seed x
+check2 "calib flag without calibrated" reconstruct --calib-budget 300
 exit $fail

@@ -128,8 +128,18 @@ check "one image: exit 2" $?
 [ $? -eq 2 ] && grep -q -- "--bogus" "$tmp/err"
 check "unknown option: exit 2 naming it" $?
 "$trdi" metrics "$v2a" "$tmp/missing.png" >/dev/null 2>"$tmp/err"
-[ $? -eq 1 ] && grep -q "missing.png" "$tmp/err"
-check "missing image: exit 1 naming it" $?
+[ $? -eq 2 ] && grep -q "missing.png" "$tmp/err" && [ "$(wc -l <"$tmp/err")" -eq 1 ]
+check "missing image: exit 2, one line naming it" $?
+printf 'not an image' >"$tmp/corrupt.png"
+"$trdi" metrics "$tmp/corrupt.png" "$v2b" >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "REFERENCE: .*corrupt.png" "$tmp/err"
+check "corrupt reference: exit 2 naming it" $?
+"$trdi" metrics "$v2a" "$v2b" --mask "$tmp/missing_mask.png" >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "missing_mask.png" "$tmp/err"
+check "missing mask: exit 2 naming it" $?
+"$trdi" metrics "$v2a" "$v2b" --lpips-weights "$tmp/corrupt.png" >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && grep -q "corrupt.png" "$tmp/err"
+check "corrupt LPIPS weights: exit 2 naming the file" $?
 "$trdi" metrics "$v2a" "$data/images/v1_gradients_b.png" >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "64x48" "$tmp/err"
 check "images of different sizes: exit 2 with both sizes ($(cat "$tmp/err"))" $?

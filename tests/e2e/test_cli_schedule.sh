@@ -191,6 +191,7 @@ done <<'EOF'
 --beta-schedule sigmoid|sigmoid
 --beta-start 2|--beta-start
 --beta-end nope|--beta-end
+--beta-start 0.5 --beta-end 0.1|alphas_cumprod
 --train-steps 1|--train-steps
 --train-steps 100 --steps 200|--steps
 --steps-offset -1|--steps-offset

@@ -83,8 +83,11 @@ check "missing --prompt -> 2" $?
 [ $? -eq 2 ]
 check "--max-length 1 -> 2" $?
 "$trdi" tokenize --model "$tmp/none" --prompt x >/dev/null 2>&1
-[ $? -ne 0 ]
-check "missing model folder fails" $?
+[ $? -eq 2 ]
+check "missing model folder -> 2" $?
+"$trdi" tokenize --model "$model/tokenizer" --prompt x >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] && grep -q 'no tokenizer/ folder' "$tmp/err"
+check "folder without tokenizer/ -> 2, one line" $?
 
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

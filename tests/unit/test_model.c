@@ -260,8 +260,12 @@ static void test_folder(void) {
     mkdir(empty, 0755);
     CHECK(trdi_model_load(empty, NULL, &m) == TRDI_ERR_INVALID_ARG);
     CHECK(strstr(trdi_last_error(), "no .png") != NULL);
-    /* A diffusers folder is recognised and refused for now. */
-    CHECK(trdi_model_load(TRDI_TEST_DATA "/sd15-tiny/model", NULL, &m) == TRDI_ERR_UNSUPPORTED);
+    /* A diffusers folder is recognised and loaded as Stable Diffusion. */
+    CHECK(trdi_model_load(TRDI_TEST_DATA "/sd15-tiny/model", NULL, &m) == TRDI_OK);
+    CHECK(m && !strcmp(trdi_model_kind(m), "sd"));
+    CHECK(trdi_model_set_vae_sample(m, true, 7) == TRDI_OK);
+    trdi_model_free(m);
+    m = NULL;
     /* Not a model at all. */
     CHECK(trdi_model_load(tpath("nope"), NULL, &m) == TRDI_ERR_IO);
     CHECK(trdi_model_load(tpath("imgs/readme.txt"), NULL, &m) == TRDI_ERR_INVALID_ARG);
