@@ -50,9 +50,15 @@ void run_opts_help(FILE *f, run_command w) {
     fprintf(f, "Model:\n"
                "  --model SPEC          builtin (default: the exact Gaussian mixture with components\n"
                "                        circle, stripes, checker, gradient), a folder of PNG/JPEG\n"
-               "                        images (label = file stem) or a mixture .json file\n"
-               "  --size N              the mixture's image side in pixels (default: the model's,\n"
-               "                        32 for builtin)\n");
+               "                        images (label = file stem), a mixture .json file, or a\n"
+               "                        diffusers Stable Diffusion 1.x/2.x folder\n"
+               "  --size N              the image side in pixels (default: the model's: 32 for\n"
+               "                        builtin, the UNet's sample_size * 8 for Stable Diffusion,\n"
+               "                        which needs a multiple of 8)\n");
+    if (w & (RUN_RECONSTRUCT | RUN_EDIT | RUN_INVERT))
+        fprintf(f, "  --vae-sample SEED     Stable Diffusion: encode with a seeded VAE posterior sample\n"
+                   "                        (as the authors' code; their torch RNG stream cannot be\n"
+                   "                        matched) instead of the posterior mean (default)\n");
     fprintf(f, "Input / output:\n");
     if (w & (RUN_RECONSTRUCT | RUN_EDIT))
         fprintf(f, "  --image FILE          PNG or JPEG input (fitted to the model: centre crop +\n"
@@ -353,6 +359,13 @@ int run_opts_parse(run_opts *o, run_command which, const char *cmd, int argc, ch
             NEED("--size");
             if (!cli_parse_i64(v, 1, 4096, &o->size))
                 return bad(o, "--size must be an integer in [1, 4096], got '%s'%s", v, NULL);
+        } else if (OPT("--vae-sample", RUN_RECONSTRUCT | RUN_EDIT | RUN_INVERT)) {
+            NEED("--vae-sample");
+            int64_t s;
+            if (!cli_parse_i64(v, 0, INT64_MAX, &s))
+                return bad(o, "--vae-sample must be an integer seed >= 0, got '%s'%s", v, NULL);
+            o->vae_sample = true;
+            o->vae_sample_seed = (uint64_t)s;
         } else if (OPT("--image", RUN_RECONSTRUCT | RUN_EDIT | RUN_INVERT)) {
             NEED("--image");
             o->image = v;
@@ -553,6 +566,12 @@ int run_load_model(const run_opts *o, trdi_model **m) {
     if (st) {
         fprintf(stderr, "trdi %s: model '%s': %s\n", o->cmd, o->model, trdi_last_error());
         return st == TRDI_ERR_NOMEM || st == TRDI_ERR_INTERNAL ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
+    }
+    if (o->vae_sample && trdi_model_set_vae_sample(*m, true, o->vae_sample_seed) != TRDI_OK) {
+        fprintf(stderr, "trdi %s: --vae-sample: %s\n", o->cmd, trdi_last_error());
+        trdi_model_free(*m);
+        *m = NULL;
+        return CLI_EXIT_USAGE;
     }
     /* --schedule calibrated needs the model: resolve it into the list now (callers own o). */
     if (o->pp.schedule.kind == TRDI_SCHEDULE_CALIBRATED && !o->pp.schedule.timesteps) {

@@ -24,6 +24,8 @@ typedef struct run_opts {
     run_command which;
     const char *model;       /* "builtin" */
     int64_t size;            /* 0: the model's own */
+    bool vae_sample;         /* --vae-sample SEED (Stable Diffusion): posterior sample, not mean */
+    uint64_t vae_sample_seed;
     const char *image;       /* NULL: the model's test image (reconstruct/edit/invert) */
     const char *latent_in;
     const char *out;

@@ -391,6 +391,11 @@ trdi_status trdi_chart_line(const trdi_chart_params *p, const trdi_chart_series 
         int64_t px = 0, py = 0;
         for (int64_t k = 0; k < series[i].n; k++) {
             double x = series[i].x[k], y = series[i].y[k];
+            if (isfinite(x) && isinf(y) && y > 0 && x >= xlo && x <= xhi) {
+                /* Off the top of the scale: a label at the top of the plot, one row per series. */
+                int64_t X = map_x(&f, x), tw = text_width("inf");
+                text(out, X - tw / 2, f.y0 + 4 + (int64_t)(i % 8) * (CHAR_H + 2), "inf", c);
+            }
             if (!isfinite(x) || !usable(y, q.log_y)) {
                 have = false; /* a gap */
                 continue;
@@ -449,9 +454,17 @@ trdi_status trdi_chart_bar(const trdi_chart_params *p, const char *const *catego
         double gx = (double)f.x0 + group * (double)k + group * 0.1;
         for (int64_t i = 0; i < n_series; i++) {
             double y = series[i].y[k];
-            if (!usable(y, q.log_y)) continue;
             int64_t X0 = (int64_t)llround(gx + bar * (double)i);
             int64_t X1 = (int64_t)llround(gx + bar * (double)(i + 1)) - 1;
+            if (isinf(y) && y > 0 && !q.log_y) {
+                /* Off the scale (e.g. the PSNR of identical images): say so instead of an empty
+                 * slot that reads as "missing". */
+                int64_t tw = text_width("inf");
+                if (tw <= X1 - X0 + 1 + CHAR_W)
+                    text(out, (X0 + X1 - tw) / 2, base - CHAR_H - 4, "inf", PALETTE[i % 8]);
+                continue;
+            }
+            if (!usable(y, q.log_y)) continue;
             int64_t Y = map_y(&f, y);
             fill(out, X0, Y < base ? Y : base, X1 > X0 ? X1 : X0, Y < base ? base : Y,
                  PALETTE[i % 8]);
