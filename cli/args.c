@@ -69,3 +69,48 @@ bool cli_take_option(int argc, char **argv, int *i, const char *name, const char
     }
     return true;
 }
+
+int cli_take_str_options(const char *cmd, int argc, char **argv, int *i, const cli_str_opt *opts,
+                         int n) {
+    for (int k = 0; k < n; k++) {
+        const char *v = NULL;
+        if (!cli_take_option(argc, argv, i, opts[k].name, &v)) continue;
+        if (!v) {
+            cli_usage_error(cmd, "%s needs a value", opts[k].name);
+            return -1;
+        }
+        *opts[k].value = v;
+        return 1;
+    }
+    return 0;
+}
+
+bool cli_parse_i64_list(const char *s, int64_t min, int64_t max, int64_t **out, int64_t *n) {
+    *out = NULL;
+    *n = 0;
+    if (!s || !*s) return false;
+    int64_t cap = 1;
+    for (const char *p = s; *p; p++) cap += *p == ',';
+    int64_t *v = calloc((size_t)cap, sizeof *v);
+    char *copy = strdup(s);
+    bool ok = v && copy;
+    /* strtok would merge empty fields: walk by hand so "1,,2" is an error. */
+    char *p = copy;
+    int64_t k = 0;
+    while (ok) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma = '\0';
+        ok = cli_parse_i64(p, min, max, &v[k]);
+        if (ok) k++;
+        if (!comma) break;
+        p = comma + 1;
+    }
+    free(copy);
+    if (!ok) {
+        free(v);
+        return false;
+    }
+    *out = v;
+    *n = k;
+    return true;
+}

@@ -33,6 +33,23 @@ bool cli_parse_f64(const char *s, double *out);
  * true. A `--name` without a value sets *value = NULL and returns true (callers report it). */
 bool cli_take_option(int argc, char **argv, int *i, const char *name, const char **value);
 
+/* A string option that needs a value: `name` and where its value goes. */
+typedef struct cli_str_opt {
+    const char *name;
+    const char **value;
+} cli_str_opt;
+
+/* Tries each of the n options on argv[*i] with cli_take_option. Returns 1 when one matched (its
+ * value stored, *i advanced; a repeated option keeps the last value), -1 when one matched without a
+ * value (prints "trdi <cmd>: <name> needs a value"; exit with CLI_EXIT_USAGE), 0 when none did. */
+int cli_take_str_options(const char *cmd, int argc, char **argv, int *i, const cli_str_opt *opts,
+                         int n);
+
+/* Parses a comma-separated list of integers, each in [min, max], into a fresh array (*out, caller
+ * frees; *n entries). Empty fields ("1,,2") and an empty string are errors. Returns false on error,
+ * with *out = NULL and *n = 0. */
+bool cli_parse_i64_list(const char *s, int64_t min, int64_t max, int64_t **out, int64_t *n);
+
 /* Subcommands (one file each: cli/cmd_<name>.c). */
 int cli_cmd_schedule(int argc, char **argv);
 int cli_cmd_tokenize(int argc, char **argv);

@@ -41,35 +41,6 @@ static void print_help(FILE *f) {
             "left behind); 1 failure while running.\n");
 }
 
-static bool parse_list(const char *s, int64_t min, int64_t max, int64_t **out, int64_t *n) {
-    *out = NULL;
-    *n = 0;
-    if (!s || !*s) return false;
-    int64_t cap = 1;
-    for (const char *p = s; *p; p++) cap += *p == ',';
-    int64_t *v = calloc((size_t)cap, sizeof *v);
-    char *copy = strdup(s);
-    bool ok = v && copy;
-    char *p = copy;
-    int64_t k = 0;
-    while (ok) {
-        char *comma = strchr(p, ',');
-        if (comma) *comma = '\0';
-        ok = cli_parse_i64(p, min, max, &v[k]);
-        if (ok) k++;
-        if (!comma) break;
-        p = comma + 1;
-    }
-    free(copy);
-    if (!ok) {
-        free(v);
-        return false;
-    }
-    *out = v;
-    *n = k;
-    return true;
-}
-
 /* Writes the CSV to `path` through a temporary file (renamed at the end); NULL path = stdout. */
 static bool write_csv(const char *path, const trdi_deviation_result *r) {
     char tmp[4096];
@@ -144,10 +115,10 @@ int cli_cmd_analyze(int argc, char **argv) {
             ok = cli_parse_f64(v, &guidance);
         } else if (cli_take_option(argc, argv, &i, "--timesteps", &v)) {
             free(ts);
-            ok = parse_list(v, 0, 1000000, &ts, &nts);
+            ok = cli_parse_i64_list(v, 0, 1000000, &ts, &nts);
         } else if (cli_take_option(argc, argv, &i, "--step-sizes", &v)) {
             free(ds);
-            ok = parse_list(v, 1, 1000000, &ds, &nds);
+            ok = cli_parse_i64_list(v, 1, 1000000, &ds, &nds);
         } else if (cli_take_option(argc, argv, &i, "--out", &v)) {
             out = v;
             ok = v != NULL;

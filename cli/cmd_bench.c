@@ -372,7 +372,10 @@ int cli_cmd_bench(int argc, char **argv) {
     if (rc < 0) rc = run_load_model(&first, &m);
     for (int k = 0; rc < 0 && k < n_lpips; k++) {
         trdi_status st = trdi_lpips_load(lpips_paths[k], &lp[k]);
-        if (st) rc = cli_lib_error(CMD, st, lpips_paths[k]);
+        if (st) { /* a missing or unusable weights file is bad input: exit 2 */
+            cli_lib_error(CMD, st, "--lpips-weights");
+            rc = st == TRDI_ERR_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
+        }
     }
     /* The dataset. */
     char dpath[PATH_MAX];

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int cli_cmd_bench_merge(int argc, char **argv) {
     for (int i = 1; i < argc; i++)
@@ -21,6 +22,14 @@ int cli_cmd_bench_merge(int argc, char **argv) {
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], argv[1]))
             return cli_usage_error("bench-merge", "OUT '%s' is also an input folder", argv[1]);
+    /* A missing input folder is bad input (exit 2), not a failure while running. */
+    for (int i = 2; i < argc; i++) {
+        char rj[4096];
+        struct stat sb;
+        snprintf(rj, sizeof rj, "%s/run.json", argv[i]);
+        if (stat(rj, &sb) != 0 || !S_ISREG(sb.st_mode))
+            return cli_usage_error("bench-merge", "'%s' is not a trdi bench folder (no run.json)", argv[i]);
+    }
     trdi_status st = trdi_bench_merge(argv[1], (const char *const *)(argv + 2), argc - 2);
     if (st) return cli_lib_error("bench-merge", st, "merge");
     fprintf(stderr, "trdi bench-merge: %d folders -> %s/summary.md\n", argc - 2, argv[1]);

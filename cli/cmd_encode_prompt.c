@@ -78,29 +78,17 @@ int cli_cmd_encode_prompt(int argc, char **argv) {
     const char *cmd = "encode-prompt";
     const char *model = NULL, *prompt = NULL, *negative = NULL, *out_path = NULL;
     const char *skip_s = NULL, *variant_s = NULL;
+    const cli_str_opt opts[] = {
+        {"--model", &model},      {"--prompt", &prompt},     {"--negative-prompt", &negative},
+        {"--clip-skip", &skip_s}, {"--variant", &variant_s}, {"--out", &out_path}};
     for (int i = 1; i < argc;) {
-        const char *v = NULL;
+        int r = 0;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage, stdout);
             return CLI_EXIT_OK;
-        } else if (cli_take_option(argc, argv, &i, "--model", &v)) {
-            if (!v) return cli_usage_error(cmd, "--model needs a value");
-            model = v;
-        } else if (cli_take_option(argc, argv, &i, "--prompt", &v)) {
-            if (!v) return cli_usage_error(cmd, "--prompt needs a value");
-            prompt = v;
-        } else if (cli_take_option(argc, argv, &i, "--negative-prompt", &v)) {
-            if (!v) return cli_usage_error(cmd, "--negative-prompt needs a value");
-            negative = v;
-        } else if (cli_take_option(argc, argv, &i, "--clip-skip", &v)) {
-            if (!v) return cli_usage_error(cmd, "--clip-skip needs a value");
-            skip_s = v;
-        } else if (cli_take_option(argc, argv, &i, "--variant", &v)) {
-            if (!v) return cli_usage_error(cmd, "--variant needs a value");
-            variant_s = v;
-        } else if (cli_take_option(argc, argv, &i, "--out", &v)) {
-            if (!v) return cli_usage_error(cmd, "--out needs a value");
-            out_path = v;
+        } else if ((r = cli_take_str_options(cmd, argc, argv, &i, opts,
+                                             (int)(sizeof opts / sizeof opts[0]))) != 0) {
+            if (r < 0) return CLI_EXIT_USAGE;
         } else {
             return cli_usage_error(cmd, "unknown argument '%s' (see trdi encode-prompt --help)",
                                    argv[i]);

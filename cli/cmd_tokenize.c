@@ -55,23 +55,19 @@ int cli_cmd_tokenize(int argc, char **argv) {
     const char *cmd = "tokenize";
     const char *model = NULL, *prompt = NULL, *maxlen_s = NULL;
     bool json = false;
+    const cli_str_opt opts[] = {
+        {"--model", &model}, {"--prompt", &prompt}, {"--max-length", &maxlen_s}};
     for (int i = 1; i < argc;) {
-        const char *v = NULL;
+        int r = 0;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(usage, stdout);
             return CLI_EXIT_OK;
         } else if (!strcmp(argv[i], "--json")) {
             json = true;
             i++;
-        } else if (cli_take_option(argc, argv, &i, "--model", &v)) {
-            if (!v) return cli_usage_error(cmd, "--model needs a value");
-            model = v;
-        } else if (cli_take_option(argc, argv, &i, "--prompt", &v)) {
-            if (!v) return cli_usage_error(cmd, "--prompt needs a value");
-            prompt = v;
-        } else if (cli_take_option(argc, argv, &i, "--max-length", &v)) {
-            if (!v) return cli_usage_error(cmd, "--max-length needs a value");
-            maxlen_s = v;
+        } else if ((r = cli_take_str_options(cmd, argc, argv, &i, opts,
+                                             (int)(sizeof opts / sizeof opts[0]))) != 0) {
+            if (r < 0) return CLI_EXIT_USAGE;
         } else {
             return cli_usage_error(cmd, "unknown argument '%s' (see trdi tokenize --help)",
                                    argv[i]);

@@ -157,42 +157,6 @@ static int bad(const run_opts *o, const char *fmt, const char *a, const char *b)
     return CLI_EXIT_USAGE;
 }
 
-/* Parses a comma-separated list of integers (min..max) into a fresh array. */
-static bool parse_int_list(const char *s, int64_t min, int64_t max, int64_t **out, int64_t *n) {
-    *out = NULL;
-    *n = 0;
-    if (!s || !*s) return false;
-    int64_t cap = 1;
-    for (const char *p = s; *p; p++) cap += *p == ',';
-    int64_t *v = calloc((size_t)cap, sizeof *v);
-    char *copy = strdup(s);
-    if (!v || !copy) {
-        free(v);
-        free(copy);
-        return false;
-    }
-    int64_t k = 0;
-    bool ok = true;
-    /* strtok would merge empty fields: walk by hand so "1,,2" is an error. */
-    char *p = copy;
-    while (ok) {
-        char *comma = strchr(p, ',');
-        if (comma) *comma = '\0';
-        ok = cli_parse_i64(p, min, max, &v[k]);
-        if (ok) k++;
-        if (!comma) break;
-        p = comma + 1;
-    }
-    free(copy);
-    if (!ok) {
-        free(v);
-        return false;
-    }
-    *out = v;
-    *n = k;
-    return true;
-}
-
 static bool parse_float_list(const char *s, float *out, int64_t max, int64_t *n) {
     *n = 0;
     if (!s || !*s) return false;
@@ -437,7 +401,7 @@ int run_opts_parse(run_opts *o, run_command which, const char *cmd, int argc, ch
         } else if (OPT("--timesteps", ALL_RUNS)) {
             NEED("--timesteps");
             free(o->timesteps);
-            if (!parse_int_list(v, 0, 1000000, &o->timesteps, &o->pp.schedule.n_timesteps))
+            if (!cli_parse_i64_list(v, 0, 1000000, &o->timesteps, &o->pp.schedule.n_timesteps))
                 return bad(o, "--timesteps must be a comma-separated list of integers >= 0, got "
                               "'%s'%s",
                            v, NULL);

@@ -1661,7 +1661,8 @@ void trdi_deviation_result_clear(trdi_deviation_result *r);
 typedef struct trdi_chart_series {
     const char *label;  /* legend text (NULL: no legend entry) */
     const double *x;    /* (n) line charts: x values; bar charts: unused (NULL) */
-    const double *y;    /* (n) values; NaN / infinite values are skipped (a gap) */
+    const double *y;    /* (n) values; NaN / -inf are skipped (a gap); +inf (linear axis) is
+                           labelled "inf" (bar: at the bar's base; line: at the plot's top) */
     int64_t n;
 } trdi_chart_series;
 

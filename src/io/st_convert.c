@@ -187,6 +187,15 @@ bool trdi_f32_to_f16_f16c(const float *src, size_t n, uint16_t *dst) {
 }
 #endif
 
+/* dst[i] = (float) element i of the T array at p (memcpy: the data may be unaligned). */
+#define CONVERT_FROM(T)                                                                            \
+    for (size_t i = 0; i < n; i++) {                                                               \
+        T v;                                                                                       \
+        memcpy(&v, p + sizeof(T) * i, sizeof v);                                                   \
+        dst[i] = (float)v;                                                                         \
+    }                                                                                              \
+    return TRDI_OK
+
 trdi_status trdi_st_convert_to_f32(trdi_st_dtype dtype, const void *src, size_t n, float *dst) {
     if (n == 0) return TRDI_OK;
     if (!src || !dst) return trdi_fail(TRDI_ERR_INVALID_ARG, "convert_to_f32: NULL src or dst");
@@ -203,12 +212,7 @@ trdi_status trdi_st_convert_to_f32(trdi_st_dtype dtype, const void *src, size_t 
             dst[i] = trdi_bf16_to_f32((uint16_t)(p[2 * i] | (p[2 * i + 1] << 8)));
         return TRDI_OK;
     case TRDI_ST_F64:
-        for (size_t i = 0; i < n; i++) {
-            double d;
-            memcpy(&d, p + 8 * i, sizeof d);
-            dst[i] = (float)d;
-        }
-        return TRDI_OK;
+        CONVERT_FROM(double);
     case TRDI_ST_F8_E4M3:
         for (size_t i = 0; i < n; i++)
             dst[i] = trdi_f8e4m3_to_f32(p[i]);
@@ -218,26 +222,11 @@ trdi_status trdi_st_convert_to_f32(trdi_st_dtype dtype, const void *src, size_t 
             dst[i] = trdi_f8e5m2_to_f32(p[i]);
         return TRDI_OK;
     case TRDI_ST_I64:
-        for (size_t i = 0; i < n; i++) {
-            int64_t v;
-            memcpy(&v, p + 8 * i, sizeof v);
-            dst[i] = (float)v;
-        }
-        return TRDI_OK;
+        CONVERT_FROM(int64_t);
     case TRDI_ST_I32:
-        for (size_t i = 0; i < n; i++) {
-            int32_t v;
-            memcpy(&v, p + 4 * i, sizeof v);
-            dst[i] = (float)v;
-        }
-        return TRDI_OK;
+        CONVERT_FROM(int32_t);
     case TRDI_ST_I16:
-        for (size_t i = 0; i < n; i++) {
-            int16_t v;
-            memcpy(&v, p + 2 * i, sizeof v);
-            dst[i] = (float)v;
-        }
-        return TRDI_OK;
+        CONVERT_FROM(int16_t);
     case TRDI_ST_I8:
         for (size_t i = 0; i < n; i++)
             dst[i] = (float)(int8_t)p[i];
@@ -251,19 +240,9 @@ trdi_status trdi_st_convert_to_f32(trdi_st_dtype dtype, const void *src, size_t 
             dst[i] = (float)(uint16_t)(p[2 * i] | (p[2 * i + 1] << 8));
         return TRDI_OK;
     case TRDI_ST_U32:
-        for (size_t i = 0; i < n; i++) {
-            uint32_t v;
-            memcpy(&v, p + 4 * i, sizeof v);
-            dst[i] = (float)v;
-        }
-        return TRDI_OK;
+        CONVERT_FROM(uint32_t);
     case TRDI_ST_U64:
-        for (size_t i = 0; i < n; i++) {
-            uint64_t v;
-            memcpy(&v, p + 8 * i, sizeof v);
-            dst[i] = (float)v;
-        }
-        return TRDI_OK;
+        CONVERT_FROM(uint64_t);
     case TRDI_ST_BOOL:
         for (size_t i = 0; i < n; i++)
             dst[i] = p[i] ? 1.0f : 0.0f;
@@ -271,3 +250,4 @@ trdi_status trdi_st_convert_to_f32(trdi_st_dtype dtype, const void *src, size_t 
     }
     return trdi_fail(TRDI_ERR_INVALID_ARG, "convert_to_f32: unknown dtype %d", (int)dtype);
 }
+#undef CONVERT_FROM

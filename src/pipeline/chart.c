@@ -392,9 +392,19 @@ trdi_status trdi_chart_line(const trdi_chart_params *p, const trdi_chart_series 
         for (int64_t k = 0; k < series[i].n; k++) {
             double x = series[i].x[k], y = series[i].y[k];
             if (isfinite(x) && isinf(y) && y > 0 && x >= xlo && x <= xhi) {
-                /* Off the top of the scale: a label at the top of the plot, one row per series. */
-                int64_t X = map_x(&f, x), tw = text_width("inf");
-                text(out, X - tw / 2, f.y0 + 4 + (int64_t)(i % 8) * (CHAR_H + 2), "inf", c);
+                /* Off the top of the scale: a label at the top of the plot, kept inside it,
+                 * stacked below the labels of earlier series at the same x. */
+                int64_t row = 0;
+                for (int64_t j = 0; j < i; j++)
+                    for (int64_t kk = 0; kk < series[j].n; kk++)
+                        if (series[j].x[kk] == x && isinf(series[j].y[kk]) && series[j].y[kk] > 0) {
+                            row++;
+                            break;
+                        }
+                int64_t tw = text_width("inf"), X = map_x(&f, x) - tw / 2;
+                if (X + tw > f.x1 - 2) X = f.x1 - 2 - tw;
+                if (X < f.x0 + 2) X = f.x0 + 2;
+                text(out, X, f.y0 + 4 + row * (CHAR_H + 2), "inf", c);
             }
             if (!isfinite(x) || !usable(y, q.log_y)) {
                 have = false; /* a gap */

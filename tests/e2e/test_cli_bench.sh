@@ -132,6 +132,8 @@ PY
 [ $? -eq 2 ] && grep -q "appears twice" "$D/e" && ok "duplicate rows refused" || { bad "duplicate merge"; cat "$D/e"; }
 "$T" bench-merge "$D/m3" "$D/s1" "$D/seed" 2>"$D/e"
 [ $? -eq 2 ] && grep -q "settings differ" "$D/e" && ok "merge of other studies refused" || { bad "merge settings"; cat "$D/e"; }
+"$T" bench-merge "$D/m4" "$D/s1" "$D/no_such_shard" 2>"$D/e"
+[ $? -eq 2 ] && grep -q "no_such_shard" "$D/e" && [ ! -e "$D/m4" ] && ok "merge of a missing folder refused" || { bad "merge missing folder"; cat "$D/e"; }
 
 # --- folder dataset ---------------------------------------------------------------------------
 mkdir -p "$D/folder"
@@ -186,5 +188,6 @@ printf '[{"image": "img/x.png", "caption": ""}]' >"$D/ds/bad7.json"
 err "corrupt image" 2 "entry 0 (id 'x')" --dataset "$D/ds/bad7.json"
 err "unknown method" 2 "unknown method 'nope'" --dataset "$D/ds/manifest.json" --methods nope
 err "bad shard" 2 "--shard must be I/N" --dataset "$D/ds/manifest.json" --shard 3/2
+err "missing LPIPS weights" 2 "--lpips-weights: .*nope.safetensors" --dataset "$D/ds/manifest.json" --lpips-weights "$D/nope.safetensors"
 err "method flag without its method" 2 "not in --methods" --dataset "$D/ds/manifest.json" --gnri-iters 3
 exit $fail

@@ -6,6 +6,7 @@
  * Tolerance: as in tests/golden/test_text_encoder.c (5e-6 of the tensor's max |value|: float32
  * summation-order differences, observed <= 5.3e-7). */
 #include "harness.h"
+#include "testutil.h"
 #include "trdi.h"
 
 #include <cjson/cJSON.h>
@@ -30,22 +31,6 @@ static int run(char *const argv[]) {
     int status = 0;
     if (pid < 0 || waitpid(pid, &status, 0) < 0) return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf) buf[n] = '\0';
-    fclose(f);
-    return buf;
 }
 
 /* Compares tensor `name` of file `got_path` with tensor `ref_name` of `ref_path`. */
@@ -77,9 +62,7 @@ static void compare(const char *got_path, const char *name, const char *ref_path
 }
 
 int main(void) {
-    char *json = slurp(DATA "/text_encoder.json");
-    cJSON *root = json ? cJSON_Parse(json) : NULL;
-    free(json);
+    cJSON *root = test_load_json(DATA "/text_encoder.json");
     const cJSON *p0 = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(root, "prompts"), 0), "prompt");
     CHECK(cJSON_IsString(p0));

@@ -3,28 +3,13 @@
  * record's init, rescaled and timesteps lists exactly (or the failure, for error records), through
  * the public API, the fast DP and the plain reference DP. */
 #include "harness.h"
+#include "testutil.h"
 #include "sched/sched.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char *read_text(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf) buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
 
 /* Compares a JSON int array with an int64 list; prints the first difference. */
 static int same_list(const cJSON *arr, const int64_t *got, int64_t n, const char *what, int line) {
@@ -115,7 +100,7 @@ static void check_trdi(const cJSON *rec, int line) {
 }
 
 int main(void) {
-    char *text = read_text(TRDI_TEST_DATA "/schedules-visible.jsonl");
+    char *text = test_read_file(TRDI_TEST_DATA "/schedules-visible.jsonl", NULL);
     CHECK_MSG(text != NULL, "cannot read %s", TRDI_TEST_DATA "/schedules-visible.jsonl");
     if (!text) return TEST_SUMMARY();
     int line = 0, n_alpha = 0;

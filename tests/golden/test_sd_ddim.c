@@ -17,6 +17,7 @@
  * 255 x sits at a rounding boundary (observed: 3 of 12288 values), so we allow |diff| <= 1 on at
  * most 1% of the values and nothing larger. */
 #include "harness.h"
+#include "testutil.h"
 #include "model/sd_model.h"
 #include "trdi.h"
 
@@ -33,47 +34,9 @@
 static int verbose;
 static double worst_rel;
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf) buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-static double rel_err(const float *got, const float *want, size_t n) {
-    double md = 0, mw = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - (double)want[i]);
-        if (!(d <= md)) md = d;
-        if (fabs((double)want[i]) > mw) mw = fabs((double)want[i]);
-    }
-    return md / (mw > 0 ? mw : 1);
-}
-
 static void check_rel(const char *what, const float *got, const float *want, size_t n, double tol) {
-    if (!want) {
-        CHECK_MSG(0, "%s: no reference tensor", what);
-        return;
-    }
-    double r = rel_err(got, want, n);
-    if (r > worst_rel || isnan(r)) worst_rel = r;
-    if (verbose) printf("%-22s rel %.3g\n", what, r);
+    double r = test_rel_report(what, got, want, n, &worst_rel, verbose);
     CHECK_MSG(r <= tol, "%s: max|diff|/max|want| = %.3g > %.3g", what, r, tol);
-}
-
-static const float *tensor(const trdi_safetensors *f, const char *name) {
-    const trdi_st_tensor *t = trdi_safetensors_lookup(f, name);
-    if (!t || t->dtype != TRDI_ST_F32) return NULL;
-    return (const float *)t->data;
 }
 
 typedef struct traj {
@@ -101,8 +64,7 @@ int main(void) {
     verbose = getenv("TRDI_TEST_VERBOSE") != NULL;
     trdi_safetensors *ref = NULL;
     CHECK(trdi_safetensors_open(DATA "/ddim_inversion_uniform.safetensors", &ref) == TRDI_OK);
-    char *js = slurp(DATA "/ddim_inversion_uniform.json");
-    cJSON *root = js ? cJSON_Parse(js) : NULL;
+    cJSON *root = test_load_json(DATA "/ddim_inversion_uniform.json");
     CHECK(root != NULL);
     trdi_model_params mp = trdi_model_default_params();
     mp.width = mp.height = 64;
@@ -118,15 +80,15 @@ int main(void) {
 
     /* the schedule is the folder's: same alphas_cumprod as the reference */
     const trdi_noise_schedule *sch = trdi_model_noise_schedule(m);
-    const float *ac = tensor(ref, "alphas_cumprod");
+    const float *ac = test_ref_f32(ref, "alphas_cumprod", NULL);
     CHECK(ac && memcmp(ac, trdi_noise_schedule_alphas_cumprod(sch), 1000 * sizeof(float)) == 0);
 
     /* encode: posterior mean * scaling_factor of the test picture */
     float z[LAT], zT[LAT], z0[LAT];
-    trdi_image img = image_from_f32(tensor(ref, "image.uint8"), 64, 64);
+    trdi_image img = image_from_f32(test_ref_f32(ref, "image.uint8", NULL), 64, 64);
     st = trdi_model_encode(m, &img, z);
     CHECK_MSG(st == TRDI_OK, "%s", trdi_last_error());
-    const float *vmean = tensor(ref, "inv.vae.mean");
+    const float *vmean = test_ref_f32(ref, "inv.vae.mean", NULL);
     if (vmean) {
         float want[LAT];
         for (int i = 0; i < LAT; i++) want[i] = vmean[i] * 0.18215f;
@@ -169,7 +131,7 @@ int main(void) {
     trdi_method_params p = trdi_method_default_params(TRDI_METHOD_DDIM);
     p.on_step = on_step;
     p.on_step_user = &tr;
-    const float *z0ref = tensor(ref, "inv.z0");
+    const float *z0ref = test_ref_f32(ref, "inv.z0", NULL);
     double inv_g = cJSON_GetObjectItem(root, "inversion_guidance_scale")->valuedouble;
     double smp_g = cJSON_GetObjectItem(root, "sampling_guidance_scale")->valuedouble;
     trdi_guide gi = trdi_guide_init(&den, cond, uncond, (float)inv_g);
@@ -181,9 +143,9 @@ int main(void) {
     char nm[64];
     for (int i = 0; i < 10; i++) {
         snprintf(nm, sizeof nm, "inv.%02d.latents_out", i);
-        check_rel(nm, tr.lat[0][i], tensor(ref, nm), LAT, TRAJ_TOL);
+        check_rel(nm, tr.lat[0][i], test_ref_f32(ref, nm, NULL), LAT, TRAJ_TOL);
     }
-    check_rel("zT", zT, tensor(ref, "zT"), LAT, TRAJ_TOL);
+    check_rel("zT", zT, test_ref_f32(ref, "zT", NULL), LAT, TRAJ_TOL);
 
     trdi_guide gs = trdi_guide_init(&den, cond, uncond, (float)smp_g);
     calls0 = sd_model_unet_calls(m);
@@ -194,15 +156,15 @@ int main(void) {
     CHECK(tr.count[1] == 10);
     for (int i = 0; i < 10; i++) {
         snprintf(nm, sizeof nm, "smp.%02d.latents_out", i);
-        check_rel(nm, tr.lat[1][i], tensor(ref, nm), LAT, TRAJ_TOL);
+        check_rel(nm, tr.lat[1][i], test_ref_f32(ref, nm, NULL), LAT, TRAJ_TOL);
     }
-    check_rel("final.latents", z0, tensor(ref, "final.latents"), LAT, TRAJ_TOL);
+    check_rel("final.latents", z0, test_ref_f32(ref, "final.latents", NULL), LAT, TRAJ_TOL);
 
     /* decode: latent / scaling -> VAE -> clamp -> uint8 */
     trdi_image out = {0};
     st = trdi_model_decode(m, z0, &out);
     CHECK_MSG(st == TRDI_OK, "%s", trdi_last_error());
-    const float *want_img = tensor(ref, "final.image.uint8");
+    const float *want_img = test_ref_f32(ref, "final.image.uint8", NULL);
     if (out.data && want_img) {
         int off1 = 0, worse = 0;
         for (int i = 0; i < 64 * 64 * 3; i++) {
@@ -217,11 +179,11 @@ int main(void) {
     /* the decoder alone on the recorded final latent */
     {
         float raw[3 * 64 * 64];
-        const float *din = tensor(ref, "final.vae_decode_in");
+        const float *din = test_ref_f32(ref, "final.vae_decode_in", NULL);
         if (din) {
             st = trdi_vae_decode(sd_model_vae(m), 1, 8, 8, din, raw, NULL, NULL);
             CHECK(st == TRDI_OK);
-            check_rel("final.vae_decode_out", raw, tensor(ref, "final.vae_decode_out"),
+            check_rel("final.vae_decode_out", raw, test_ref_f32(ref, "final.vae_decode_out", NULL),
                       3 * 64 * 64, 2e-5);
         }
     }
@@ -255,6 +217,5 @@ int main(void) {
 
     trdi_safetensors_close(ref);
     cJSON_Delete(root);
-    free(js);
     return TEST_SUMMARY();
 }

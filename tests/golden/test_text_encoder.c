@@ -14,6 +14,7 @@
  * O(1e-2) effect of any wrong operation (e.g. fp16 vs fp32 weights, checked below to be
  * distinguishable). */
 #include "harness.h"
+#include "testutil.h"
 #include "trdi.h"
 
 #include <cjson/cJSON.h>
@@ -24,22 +25,6 @@
 
 #define DATA TRDI_TEST_DATA "/sd15-tiny"
 #define N_TOK 77
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf) buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
 
 /* Reference tensor `name` as float32 (malloc'd), checking its element count. */
 static float *ref_tensor(const trdi_safetensors *f, const char *name, int64_t numel) {
@@ -75,10 +60,8 @@ static void compare(const trdi_safetensors *f, const char *name, const float *go
 }
 
 int main(void) {
-    char *json = slurp(DATA "/text_encoder.json");
-    CHECK(json != NULL);
-    cJSON *root = json ? cJSON_Parse(json) : NULL;
-    free(json);
+    cJSON *root = test_load_json(DATA "/text_encoder.json");
+    CHECK(root != NULL);
     const cJSON *prompts = cJSON_GetObjectItemCaseSensitive(root, "prompts");
     CHECK(cJSON_GetArraySize(prompts) == 3);
     int64_t ids[3][N_TOK];

@@ -3,6 +3,7 @@
  * input_ids (77, padded), length, truncated, ids_untruncated, bpe_tokens and the normalised text,
  * with both BPE implementations (fast and reference). Ids are exact: no tolerance. */
 #include "harness.h"
+#include "testutil.h"
 #include "model/clip_tokenizer.h"
 #include "model/text_normalize.h"
 #include "trdi.h"
@@ -11,22 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf) buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
 
 static int64_t json_int(const cJSON *o, const char *key) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -82,7 +67,7 @@ static void check_prompt(const trdi_tokenizer *tok, const cJSON *rec, trdi_clip_
 }
 
 int main(void) {
-    char *text = slurp(TRDI_TEST_DATA "/sd15-tiny/tokenizer.json");
+    char *text = test_read_file(TRDI_TEST_DATA "/sd15-tiny/tokenizer.json", NULL);
     CHECK_MSG(text != NULL, "cannot read tokenizer.json");
     if (!text) return TEST_SUMMARY();
     cJSON *root = cJSON_Parse(text);

@@ -13,6 +13,7 @@
  * reference README and below the effect of any wrong operation (fp16 weights change outputs by
  * ~1e-3 relative, which this tolerance distinguishes, see the last check). */
 #include "harness.h"
+#include "testutil.h"
 #include "model/unet.h"
 #include "trdi.h"
 
@@ -28,45 +29,9 @@
 static int verbose;
 static double worst_rel;
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf) buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-/* max|got - want| / max|want| */
-static double rel_err(const float *got, const float *want, size_t n) {
-    double md = 0, mw = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - (double)want[i]);
-        if (!(d <= md)) md = d; /* NaN propagates */
-        if (fabs((double)want[i]) > mw) mw = fabs((double)want[i]);
-    }
-    return md / (mw > 0 ? mw : 1);
-}
-
 static void check_rel(const char *what, const float *got, const float *want, size_t n, double tol) {
-    double r = rel_err(got, want, n);
-    if (r > worst_rel || isnan(r)) worst_rel = r;
-    if (verbose) printf("%-28s rel %.3g\n", what, r);
+    double r = test_rel_report(what, got, want, n, &worst_rel, verbose);
     CHECK_MSG(r <= tol, "%s: max|diff|/max|want| = %.3g > %.3g", what, r, tol);
-}
-
-static const float *tensor(const trdi_safetensors *f, const char *name, int64_t *numel) {
-    const trdi_st_tensor *t = trdi_safetensors_lookup(f, name);
-    if (!t || t->dtype != TRDI_ST_F32) return NULL;
-    if (numel) *numel = t->numel;
-    return (const float *)t->data; /* the test files keep F32 data 8-byte aligned */
 }
 
 typedef struct dbg_ctx {
@@ -80,7 +45,7 @@ static void on_debug(void *user, const char *name, const float *data, int64_t b,
     char full[96];
     snprintf(full, sizeof full, "debug.%s", name);
     int64_t n = 0;
-    const float *want = tensor(d->ref, full, &n);
+    const float *want = test_ref_f32(d->ref, full, &n);
     CHECK_MSG(want != NULL, "no reference tensor %s", full);
     if (!want) return;
     CHECK_MSG(n == b * c * h * w, "%s: %lld values, reference has %lld", full,
@@ -94,8 +59,7 @@ int main(void) {
     verbose = getenv("TRDI_TEST_VERBOSE") != NULL;
     trdi_safetensors *ref = NULL;
     CHECK(trdi_safetensors_open(DATA "/unet.safetensors", &ref) == TRDI_OK);
-    char *js = slurp(DATA "/unet.json");
-    cJSON *root = js ? cJSON_Parse(js) : NULL;
+    cJSON *root = test_load_json(DATA "/unet.json");
     CHECK(root != NULL);
     trdi_diffusers *m = NULL;
     CHECK(trdi_diffusers_open(DATA "/model", TRDI_VARIANT_FP32, &m) == TRDI_OK);
@@ -119,8 +83,8 @@ int main(void) {
         const char *sname = cJSON_GetObjectItem(cs, "sample")->valuestring;
         const char *ename = cJSON_GetObjectItem(cs, "encoder_hidden_states")->valuestring;
         int t = cJSON_GetObjectItem(cs, "timestep")->valueint;
-        const float *x = tensor(ref, sname, NULL), *e = tensor(ref, ename, NULL),
-                    *want = tensor(ref, oname, NULL);
+        const float *x = test_ref_f32(ref, sname, NULL), *e = test_ref_f32(ref, ename, NULL),
+                    *want = test_ref_f32(ref, oname, NULL);
         CHECK_MSG(x && e && want, "case %s: missing inputs", oname);
         if (!x || !e || !want) continue;
         st = trdi_unet_forward(u, 1, H, W, x, t, e, S, out, NULL, NULL);
@@ -136,8 +100,8 @@ int main(void) {
         char ename[64];
         snprintf(ename, sizeof ename, "encoder_hidden_states.p%d",
                  cJSON_GetObjectItem(dc, "prompt")->valueint);
-        const float *x = tensor(ref, cJSON_GetObjectItem(dc, "sample")->valuestring, NULL);
-        const float *e = tensor(ref, ename, NULL);
+        const float *x = test_ref_f32(ref, cJSON_GetObjectItem(dc, "sample")->valuestring, NULL);
+        const float *e = test_ref_f32(ref, ename, NULL);
         dbg_ctx d = {ref, 0};
         CHECK(x && e);
         if (x && e) {
@@ -151,9 +115,10 @@ int main(void) {
 
     /* batch of two = the CFG layout [uncond, cond]: each item equals its single call */
     {
-        const float *x0 = tensor(ref, "latent0", NULL), *x1 = tensor(ref, "latent1", NULL);
-        const float *e1 = tensor(ref, "encoder_hidden_states.p1", NULL);
-        const float *e0 = tensor(ref, "encoder_hidden_states.p0", NULL);
+        const float *x0 = test_ref_f32(ref, "latent0", NULL),
+                    *x1 = test_ref_f32(ref, "latent1", NULL);
+        const float *e1 = test_ref_f32(ref, "encoder_hidden_states.p1", NULL);
+        const float *e0 = test_ref_f32(ref, "encoder_hidden_states.p0", NULL);
         float *xb = malloc(sizeof(float) * 2 * (size_t)N), *eb = malloc(sizeof(float) * 2 * S * D);
         memcpy(xb, x0, sizeof(float) * (size_t)N);
         memcpy(xb + N, x1, sizeof(float) * (size_t)N);
@@ -161,12 +126,13 @@ int main(void) {
         memcpy(eb + S * D, e0, sizeof(float) * (size_t)(S * D));
         st = trdi_unet_forward(u, 2, H, W, xb, 999, eb, S, out, NULL, NULL);
         CHECK_MSG(st == TRDI_OK, "%s", trdi_last_error());
-        check_rel("batch2[0]", out, tensor(ref, "out.latent0.t999.p1", NULL), (size_t)N, REL_TOL);
-        check_rel("batch2[1]", out + N, tensor(ref, "out.latent1.t999.p0", NULL), (size_t)N,
+        check_rel("batch2[0]", out, test_ref_f32(ref, "out.latent0.t999.p1", NULL), (size_t)N,
+                  REL_TOL);
+        check_rel("batch2[1]", out + N, test_ref_f32(ref, "out.latent1.t999.p0", NULL), (size_t)N,
                   REL_TOL);
         /* back to batch 1 after the arena grew */
         st = trdi_unet_forward(u, 1, H, W, x1, 999, e0, S, out, NULL, NULL);
-        check_rel("batch1 again", out, tensor(ref, "out.latent1.t999.p0", NULL), (size_t)N,
+        check_rel("batch1 again", out, test_ref_f32(ref, "out.latent1.t999.p0", NULL), (size_t)N,
                   REL_TOL);
         free(xb);
         free(eb);
@@ -193,15 +159,16 @@ int main(void) {
     st = trdi_unet_load(m, "unet", &u);
     CHECK_MSG(st == TRDI_OK, "%s", trdi_last_error());
     if (f16 && u) {
-        const float *x = tensor(f16, "latent0", NULL), *e = tensor(f16, "fp16w.p0.prompt_embeds", NULL);
-        const float *want = tensor(f16, "fp16w.out.latent0.t500.p0", NULL);
+        const float *x = test_ref_f32(f16, "latent0", NULL),
+                    *e = test_ref_f32(f16, "fp16w.p0.prompt_embeds", NULL);
+        const float *want = test_ref_f32(f16, "fp16w.out.latent0.t500.p0", NULL);
         CHECK(x && e && want);
         if (x && e && want) {
             st = trdi_unet_forward(u, 1, H, W, x, 500, e, S, out, NULL, NULL);
             CHECK(st == TRDI_OK);
             check_rel("fp16w.out.latent0.t500.p0", out, want, (size_t)N, REL_TOL);
             /* the fp32 reference differs from the fp16-weight one by much more than REL_TOL */
-            double r = rel_err(out, tensor(ref, "out.latent0.t500.p0", NULL), (size_t)N);
+            double r = test_rel_err(out, test_ref_f32(ref, "out.latent0.t500.p0", NULL), (size_t)N);
             if (verbose) printf("fp16 vs fp32 weights: rel %.3g\n", r);
             CHECK_MSG(r > 10 * REL_TOL, "fp16 and fp32 weights indistinguishable (%.3g)", r);
         }
@@ -212,7 +179,6 @@ int main(void) {
     trdi_safetensors_close(f16);
     trdi_safetensors_close(ref);
     cJSON_Delete(root);
-    free(js);
     free(out);
     return TEST_SUMMARY();
 }

@@ -11,6 +11,7 @@
  * tensor); we require 2e-5 * max|want| (~10x margin; the README suggests 1e-4 absolute), which
  * still separates the fp16-variant weights (~1e-3 relative difference, checked). */
 #include "harness.h"
+#include "testutil.h"
 #include "model/vae.h"
 #include "trdi.h"
 
@@ -25,32 +26,9 @@
 static int verbose;
 static double worst_rel;
 
-static double rel_err(const float *got, const float *want, size_t n) {
-    double md = 0, mw = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)got[i] - (double)want[i]);
-        if (!(d <= md)) md = d;
-        if (fabs((double)want[i]) > mw) mw = fabs((double)want[i]);
-    }
-    return md / (mw > 0 ? mw : 1);
-}
-
 static void check_rel(const char *what, const float *got, const float *want, size_t n, double tol) {
-    if (!want) {
-        CHECK_MSG(0, "%s: no reference tensor", what);
-        return;
-    }
-    double r = rel_err(got, want, n);
-    if (r > worst_rel || isnan(r)) worst_rel = r;
-    if (verbose) printf("%-26s rel %.3g\n", what, r);
+    double r = test_rel_report(what, got, want, n, &worst_rel, verbose);
     CHECK_MSG(r <= tol, "%s: max|diff|/max|want| = %.3g > %.3g", what, r, tol);
-}
-
-static const float *tensor(const trdi_safetensors *f, const char *name, int64_t *numel) {
-    const trdi_st_tensor *t = trdi_safetensors_lookup(f, name);
-    if (!t || t->dtype != TRDI_ST_F32) return NULL;
-    if (numel) *numel = t->numel;
-    return (const float *)t->data;
 }
 
 typedef struct dbg_ctx {
@@ -64,7 +42,7 @@ static void on_debug(void *user, const char *name, const float *data, int64_t b,
     char full[96];
     snprintf(full, sizeof full, "debug.%s", name);
     int64_t n = 0;
-    const float *want = tensor(d->ref, full, &n);
+    const float *want = test_ref_f32(d->ref, full, &n);
     CHECK_MSG(want != NULL, "no reference tensor %s", full);
     if (!want) return;
     CHECK_MSG(n == b * c * h * w, "%s: %lld values, reference has %lld", full,
@@ -91,44 +69,48 @@ int main(void) {
     const int64_t n_lat = 4 * 8 * 8;
     float moments[2 * 4 * 8 * 8], mean[4 * 8 * 8], std[4 * 8 * 8], smp[4 * 8 * 8];
     dbg_ctx d = {ref, 0};
-    st = trdi_vae_encode(v, 1, 64, 64, tensor(ref, "image.preprocessed", NULL), moments, on_debug,
-                         &d);
+    st = trdi_vae_encode(v, 1, 64, 64, test_ref_f32(ref, "image.preprocessed", NULL), moments,
+                         on_debug, &d);
     CHECK_MSG(st == TRDI_OK, "%s", trdi_last_error());
     CHECK_MSG(d.seen == 7, "saw %d encoder debug tensors", d.seen); /* conv_in, 4 down, mid, out */
-    check_rel("enc.moments", moments, tensor(ref, "enc.moments", NULL), 2 * (size_t)n_lat, REL_TOL);
+    check_rel("enc.moments", moments, test_ref_f32(ref, "enc.moments", NULL), 2 * (size_t)n_lat,
+              REL_TOL);
     trdi_vae_moments_split(v, 1, n_lat, moments, mean, std);
-    check_rel("enc.mean", mean, tensor(ref, "enc.mean", NULL), (size_t)n_lat, REL_TOL);
-    check_rel("enc.std", std, tensor(ref, "enc.std", NULL), (size_t)n_lat, REL_TOL);
-    const float *noise = tensor(ref, "enc.sample_noise", NULL);
+    check_rel("enc.mean", mean, test_ref_f32(ref, "enc.mean", NULL), (size_t)n_lat, REL_TOL);
+    check_rel("enc.std", std, test_ref_f32(ref, "enc.std", NULL), (size_t)n_lat, REL_TOL);
+    const float *noise = test_ref_f32(ref, "enc.sample_noise", NULL);
     if (noise) {
         for (int64_t i = 0; i < n_lat; i++) smp[i] = mean[i] + std[i] * noise[i];
-        check_rel("enc.sample", smp, tensor(ref, "enc.sample", NULL), (size_t)n_lat, REL_TOL);
+        check_rel("enc.sample", smp, test_ref_f32(ref, "enc.sample", NULL), (size_t)n_lat, REL_TOL);
         for (int64_t i = 0; i < n_lat; i++) smp[i] *= (float)cfg->scaling_factor;
-        check_rel("enc.sample_scaled", smp, tensor(ref, "enc.sample_scaled", NULL), (size_t)n_lat,
-                  REL_TOL);
+        check_rel("enc.sample_scaled", smp, test_ref_f32(ref, "enc.sample_scaled", NULL),
+                  (size_t)n_lat, REL_TOL);
     }
 
     /* decoder: reconstruction of the mean (64x64) with every debug tensor */
     float *img = malloc(sizeof(float) * 3 * 64 * 80);
     d.seen = 0;
-    st = trdi_vae_decode(v, 1, 8, 8, tensor(ref, "dec.recon.in", NULL), img, on_debug, &d);
+    st = trdi_vae_decode(v, 1, 8, 8, test_ref_f32(ref, "dec.recon.in", NULL), img, on_debug, &d);
     CHECK_MSG(st == TRDI_OK, "%s", trdi_last_error());
     CHECK_MSG(d.seen == 8, "saw %d decoder debug tensors", d.seen);
-    check_rel("dec.recon.out", img, tensor(ref, "dec.recon.out", NULL), 3 * 64 * 64, REL_TOL);
+    check_rel("dec.recon.out", img, test_ref_f32(ref, "dec.recon.out", NULL), 3 * 64 * 64, REL_TOL);
     /* non-square latent 6x10 -> 48x80 */
-    const float *rin = tensor(ref, "dec.rand.in", NULL), *rs = tensor(ref, "dec.rand.latents_scaled", NULL);
+    const float *rin = test_ref_f32(ref, "dec.rand.in", NULL),
+                *rs = test_ref_f32(ref, "dec.rand.latents_scaled", NULL);
     if (rin && rs) {
         float z[4 * 6 * 10];
         for (int i = 0; i < 4 * 6 * 10; i++) z[i] = rs[i] / (float)cfg->scaling_factor;
         check_rel("dec.rand.in", z, rin, 4 * 6 * 10, 1e-7); /* one float division: exact-ish */
         st = trdi_vae_decode(v, 1, 6, 10, rin, img, NULL, NULL);
         CHECK(st == TRDI_OK);
-        check_rel("dec.rand.out", img, tensor(ref, "dec.rand.out", NULL), 3 * 48 * 80, REL_TOL);
+        check_rel("dec.rand.out", img, test_ref_f32(ref, "dec.rand.out", NULL), 3 * 48 * 80,
+                  REL_TOL);
         for (int i = 0; i < 3 * 48 * 80; i++) {
             float x = img[i] / 2.0f + 0.5f;
             img[i] = x < 0 ? 0 : (x > 1 ? 1 : x);
         }
-        check_rel("dec.rand.image", img, tensor(ref, "dec.rand.image", NULL), 3 * 48 * 80, REL_TOL);
+        check_rel("dec.rand.image", img, test_ref_f32(ref, "dec.rand.image", NULL), 3 * 48 * 80,
+                  REL_TOL);
     }
     /* sizes */
     CHECK(trdi_vae_encode(v, 1, 60, 64, moments, moments, NULL, NULL) == TRDI_ERR_INVALID_ARG);
@@ -148,13 +130,13 @@ int main(void) {
     st = trdi_vae_load(m, "vae", &v);
     CHECK_MSG(st == TRDI_OK, "%s", trdi_last_error());
     if (v && f16) {
-        st = trdi_vae_encode(v, 1, 64, 64, tensor(ref, "image.preprocessed", NULL), moments, NULL,
-                             NULL);
+        st = trdi_vae_encode(v, 1, 64, 64, test_ref_f32(ref, "image.preprocessed", NULL), moments,
+                             NULL, NULL);
         CHECK(st == TRDI_OK);
         trdi_vae_moments_split(v, 1, n_lat, moments, mean, NULL);
-        check_rel("fp16w.vae.enc.mean", mean, tensor(f16, "fp16w.vae.enc.mean", NULL),
+        check_rel("fp16w.vae.enc.mean", mean, test_ref_f32(f16, "fp16w.vae.enc.mean", NULL),
                   (size_t)n_lat, REL_TOL);
-        double r = rel_err(mean, tensor(ref, "enc.mean", NULL), (size_t)n_lat);
+        double r = test_rel_err(mean, test_ref_f32(ref, "enc.mean", NULL), (size_t)n_lat);
         if (verbose) printf("fp16 vs fp32 weights: rel %.3g\n", r);
         CHECK_MSG(r > 10 * REL_TOL, "fp16 and fp32 weights indistinguishable (%.3g)", r);
     }

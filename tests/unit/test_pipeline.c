@@ -326,6 +326,25 @@ static void test_charts(void) {
     trdi_image_clear(&im);
     CHECK(trdi_chart_bar(&cp, cats, 3, s, 2, &im) == TRDI_ERR_INVALID_ARG && im.data == NULL);
     CHECK(trdi_chart_line(&cp, s, 0, &im) == TRDI_ERR_INVALID_ARG);
+    /* A +inf value (e.g. PSNR of identical images) is labelled "inf" in its series' colour
+     * (palette entry 1 here), where a NaN (not available) leaves the slot empty. */
+    double y_inf[] = {2, INFINITY, 1, 4}, y_nan[] = {2, NAN, 1, 4};
+    int64_t orange[2][2] = {{0, 0}, {0, 0}};
+    for (int kind = 0; kind < 2; kind++)
+        for (int v = 0; v < 2; v++) {
+            s[1].y = v ? y_nan : y_inf;
+            s[0].x = s[1].x = kind ? x : NULL;
+            trdi_status cst = kind ? trdi_chart_line(&cp, s, 2, &im) : trdi_chart_bar(&cp, cats, 4, s, 2, &im);
+            CHECK(cst == TRDI_OK);
+            for (int64_t i = 0; im.data && i < im.width * im.height; i++)
+                orange[kind][v] += im.data[3 * i] == 255 && im.data[3 * i + 1] == 127 && im.data[3 * i + 2] == 14;
+            trdi_image_clear(&im);
+        }
+    CHECK_MSG(orange[0][0] > orange[0][1], "bar: inf label drawn (%lld vs %lld px)", (long long)orange[0][0],
+              (long long)orange[0][1]);
+    CHECK_MSG(orange[1][0] > orange[1][1], "line: inf label drawn (%lld vs %lld px)", (long long)orange[1][0],
+              (long long)orange[1][1]);
+    s[1].y = y2;
     cp.width = 10;
     s[0].x = s[1].x = x;
     CHECK(trdi_chart_line(&cp, s, 2, &im) == TRDI_ERR_INVALID_ARG);

@@ -4,6 +4,7 @@
  * mis-shaped tensor, an unsupported block type, an SDXL-style config and an odd image size each
  * fail with a message naming the culprit. */
 #include "harness.h"
+#include "testutil.h"
 #include "model/sd_mkmodel.h"
 #include "model/sd_model.h"
 #include "trdi.h"
@@ -15,23 +16,6 @@
 #include <unistd.h>
 
 #define TOK TRDI_TEST_DATA "/sd15-tiny/model/tokenizer"
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf) buf[n] = '\0';
-    fclose(f);
-    if (len) *len = (size_t)n;
-    return buf;
-}
 
 static void spit(const char *path, const char *text) {
     FILE *f = fopen(path, "wb");
@@ -197,7 +181,7 @@ int main(void) {
     char cpath[1024];
     snprintf(cpath, sizeof cpath, "%s/unet/config.json", dir);
     size_t len = 0;
-    char *cfg = slurp(cpath, &len);
+    char *cfg = test_read_file(cpath, &len);
     CHECK(cfg != NULL);
     if (cfg) {
         char *alt = malloc(len + 200);

@@ -4,6 +4,7 @@
  * the tiny model's own files (tests/data/sd15-tiny/model/text_encoder). Also the tensor descriptor
  * and arena helpers. */
 #include "harness.h"
+#include "testutil.h"
 #include "tensor/tensor.h"
 #include "trdi.h"
 
@@ -15,22 +16,6 @@
 #define SRC TRDI_TEST_DATA "/sd15-tiny/model/text_encoder"
 
 static char g_dir[256];
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf) buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
 
 static void write_file(const char *name, const char *text) {
     char path[512];
@@ -137,7 +122,7 @@ int main(void) {
     tensor_and_arena();
     snprintf(g_dir, sizeof g_dir, "/tmp/trdi_te_errors_XXXXXX");
     CHECK(mkdtemp(g_dir) != NULL);
-    char *config = slurp(SRC "/config.json");
+    char *config = test_read_file(SRC "/config.json", NULL);
     trdi_safetensors *src = NULL;
     CHECK(config != NULL);
     CHECK(trdi_safetensors_open(SRC "/model.safetensors", &src) == TRDI_OK);

@@ -6,6 +6,7 @@
  * same shapes, and that the gelu / quick_gelu switch changes the result. There is no SDXL
  * reference here (the hidden reference set has one); the golden test covers the SD 1.x path. */
 #include "harness.h"
+#include "testutil.h"
 #include "core/core.h"
 #include "trdi.h"
 
@@ -19,22 +20,6 @@
 #define SRC TRDI_TEST_DATA "/sd15-tiny/model/text_encoder"
 #define T 77
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf) buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
 int main(void) {
     char dir[] = "/tmp/trdi_te_sdxl_XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
@@ -43,9 +28,7 @@ int main(void) {
     snprintf(w_path, sizeof w_path, "%s/model.safetensors", dir);
 
     /* Config: WithProjection, gelu. */
-    char *text = slurp(SRC "/config.json");
-    cJSON *cfg = text ? cJSON_Parse(text) : NULL;
-    free(text);
+    cJSON *cfg = test_load_json(SRC "/config.json");
     CHECK(cfg != NULL);
     if (!cfg) return TEST_SUMMARY();
     cJSON_ReplaceItemInObjectCaseSensitive(cfg, "hidden_act", cJSON_CreateString("gelu"));
