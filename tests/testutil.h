@@ -5,6 +5,7 @@
 #ifndef TRDI_TEST_TESTUTIL_H
 #define TRDI_TEST_TESTUTIL_H
 
+#include "harness.h"
 #include "trdi.h"
 
 #include <cjson/cJSON.h>
@@ -74,6 +75,35 @@ static inline double test_rel_report(const char *what, const float *got, const f
     if (r > *worst || isnan(r)) *worst = r;
     if (verbose) printf("%-28s rel %.3g\n", what, r);
     return r;
+}
+
+
+/* Debug-tensor hook of the golden UNet / VAE tests (the models' debug_fn signature): checks each
+ * block output `name` against reference tensor "debug.<name>" of `ref` (element count, then
+ * test_rel_report ratio <= tol) and counts the checked tensors in `seen`. */
+typedef struct test_dbg_ctx {
+    const trdi_safetensors *ref;
+    int seen;
+    double tol;
+    double *worst; /* the test's worst ratio, as in test_rel_report */
+    int verbose;
+} test_dbg_ctx;
+
+static inline void test_on_debug(void *user, const char *name, const float *data, int64_t b,
+                                 int64_t c, int64_t h, int64_t w) {
+    test_dbg_ctx *d = user;
+    char full[96];
+    snprintf(full, sizeof full, "debug.%s", name);
+    int64_t n = 0;
+    const float *want = test_ref_f32(d->ref, full, &n);
+    CHECK_MSG(want != NULL, "no reference tensor %s", full);
+    if (!want) return;
+    CHECK_MSG(n == b * c * h * w, "%s: %lld values, reference has %lld", full,
+              (long long)(b * c * h * w), (long long)n);
+    if (n != b * c * h * w) return;
+    double r = test_rel_report(full, data, want, (size_t)n, d->worst, d->verbose);
+    CHECK_MSG(r <= d->tol, "%s: max|diff|/max|want| = %.3g > %.3g", full, r, d->tol);
+    d->seen++;
 }
 
 #endif

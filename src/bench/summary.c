@@ -370,6 +370,14 @@ trdi_status bench_summarize_table(const char *dir, bench_table *t, bool write_re
             cp.title = title;
             cp.x_label = "method";
             cp.y_label = lab;
+            /* Widen the chart so every category label fits under its group (the chart font
+             * advances 12 px a character; 124 px of margins): truncated labels such as "EDIC"
+             * would make the step / guidance groups indistinguishable. */
+            size_t maxlen = 0;
+            for (int64_t k = 0; k < n_cat; k++)
+                if (strlen(cats[k]) > maxlen) maxlen = strlen(cats[k]);
+            int64_t want_w = 124 + n_cat * ((int64_t)maxlen * 12 + 16);
+            if (want_w > cp.width) cp.width = want_w < 8192 ? want_w : 8192;
             trdi_image img = {0};
             if (trdi_chart_bar(&cp, cats, n_cat, ser, n_sched, &img) == TRDI_OK) {
                 snprintf(name, sizeof name, "chart_%s.png", col);
@@ -406,6 +414,7 @@ trdi_status bench_summarize_table(const char *dir, bench_table *t, bool write_re
                     ls[l].n = npt[l];
                 }
                 cp.x_label = "steps";
+                cp.width = trdi_chart_default_params().width;
                 if (trdi_chart_line(&cp, ls, n_lines, &img) == TRDI_OK) {
                     snprintf(name, sizeof name, "chart_%s_steps.png", col);
                     st = write_image_chart(dir, name, &img);

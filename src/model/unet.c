@@ -7,8 +7,6 @@
  * Not here: SDXL additions, prediction-type conversion (sd_model.c). */
 #include "model/unet.h"
 
-#include "model/sd_mkmodel.h"
-
 #include "io/diffusers.h"
 #include "kernels/conv.h"
 #include "kernels/kernels.h"

@@ -67,4 +67,11 @@ trdi_status trdi_unet_forward(trdi_unet *u, int64_t batch, int64_t h, int64_t w,
                               double t, const float *ctx, int64_t seq_len, float *out,
                               trdi_unet_debug_fn dbg, void *user);
 
+/* Every tensor the UNet of `cfg` (a parsed unet/config.json) loads, collected into wl
+ * (pass-1 mode: wl->specs, wl->n; release with sd_wl_free_specs, model/sd_nn.h). Lets a test hold
+ * trdi_mkmodel's tensor lists against the loader's. */
+struct trdi_json;
+struct sd_wl;
+trdi_status sd_unet_list_weights(const struct trdi_json *cfg, struct sd_wl *wl);
+
 #endif /* TRDI_MODEL_UNET_H */

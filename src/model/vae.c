@@ -7,8 +7,6 @@
  * Float32; activations from a measured arena (see sd_nn.h). Not here: scaling, images (sd_model.c). */
 #include "model/vae.h"
 
-#include "model/sd_mkmodel.h"
-
 #include "io/diffusers.h"
 #include "kernels/conv.h"
 #include "kernels/kernels.h"

@@ -54,4 +54,11 @@ void trdi_vae_moments_split(const trdi_vae *v, int64_t b, int64_t n, const float
 trdi_status trdi_vae_decode(trdi_vae *v, int64_t b, int64_t h, int64_t w, const float *z,
                             float *out, trdi_vae_debug_fn dbg, void *user);
 
+/* Every tensor the VAE of `cfg` (a parsed vae/config.json) loads, collected into wl
+ * (pass-1 mode: wl->specs, wl->n; release with sd_wl_free_specs, model/sd_nn.h). Lets a test hold
+ * trdi_mkmodel's tensor lists against the loader's. */
+struct trdi_json;
+struct sd_wl;
+trdi_status sd_vae_list_weights(const struct trdi_json *cfg, struct sd_wl *wl);
+
 #endif /* TRDI_MODEL_VAE_H */

@@ -34,27 +34,6 @@ static void check_rel(const char *what, const float *got, const float *want, siz
     CHECK_MSG(r <= tol, "%s: max|diff|/max|want| = %.3g > %.3g", what, r, tol);
 }
 
-typedef struct dbg_ctx {
-    const trdi_safetensors *ref;
-    int seen;
-} dbg_ctx;
-
-static void on_debug(void *user, const char *name, const float *data, int64_t b, int64_t c,
-                     int64_t h, int64_t w) {
-    dbg_ctx *d = user;
-    char full[96];
-    snprintf(full, sizeof full, "debug.%s", name);
-    int64_t n = 0;
-    const float *want = test_ref_f32(d->ref, full, &n);
-    CHECK_MSG(want != NULL, "no reference tensor %s", full);
-    if (!want) return;
-    CHECK_MSG(n == b * c * h * w, "%s: %lld values, reference has %lld", full,
-              (long long)(b * c * h * w), (long long)n);
-    if (n != b * c * h * w) return;
-    check_rel(full, data, want, (size_t)n, REL_TOL);
-    d->seen++;
-}
-
 int main(void) {
     verbose = getenv("TRDI_TEST_VERBOSE") != NULL;
     trdi_safetensors *ref = NULL;
@@ -102,11 +81,11 @@ int main(void) {
                  cJSON_GetObjectItem(dc, "prompt")->valueint);
         const float *x = test_ref_f32(ref, cJSON_GetObjectItem(dc, "sample")->valuestring, NULL);
         const float *e = test_ref_f32(ref, ename, NULL);
-        dbg_ctx d = {ref, 0};
+        test_dbg_ctx d = {ref, 0, REL_TOL, &worst_rel, verbose};
         CHECK(x && e);
         if (x && e) {
             st = trdi_unet_forward(u, 1, H, W, x, cJSON_GetObjectItem(dc, "timestep")->valueint,
-                                   e, S, out, on_debug, &d);
+                                   e, S, out, test_on_debug, &d);
             CHECK(st == TRDI_OK);
         }
         /* time_proj, time_embedding, conv_in, 4 down, mid, 4 up, conv_norm_out, conv_out */

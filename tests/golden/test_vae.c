@@ -31,27 +31,6 @@ static void check_rel(const char *what, const float *got, const float *want, siz
     CHECK_MSG(r <= tol, "%s: max|diff|/max|want| = %.3g > %.3g", what, r, tol);
 }
 
-typedef struct dbg_ctx {
-    const trdi_safetensors *ref;
-    int seen;
-} dbg_ctx;
-
-static void on_debug(void *user, const char *name, const float *data, int64_t b, int64_t c,
-                     int64_t h, int64_t w) {
-    dbg_ctx *d = user;
-    char full[96];
-    snprintf(full, sizeof full, "debug.%s", name);
-    int64_t n = 0;
-    const float *want = test_ref_f32(d->ref, full, &n);
-    CHECK_MSG(want != NULL, "no reference tensor %s", full);
-    if (!want) return;
-    CHECK_MSG(n == b * c * h * w, "%s: %lld values, reference has %lld", full,
-              (long long)(b * c * h * w), (long long)n);
-    if (n != b * c * h * w) return;
-    check_rel(full, data, want, (size_t)n, REL_TOL);
-    d->seen++;
-}
-
 int main(void) {
     verbose = getenv("TRDI_TEST_VERBOSE") != NULL;
     trdi_safetensors *ref = NULL;
@@ -68,9 +47,9 @@ int main(void) {
 
     const int64_t n_lat = 4 * 8 * 8;
     float moments[2 * 4 * 8 * 8], mean[4 * 8 * 8], std[4 * 8 * 8], smp[4 * 8 * 8];
-    dbg_ctx d = {ref, 0};
+    test_dbg_ctx d = {ref, 0, REL_TOL, &worst_rel, verbose};
     st = trdi_vae_encode(v, 1, 64, 64, test_ref_f32(ref, "image.preprocessed", NULL), moments,
-                         on_debug, &d);
+                         test_on_debug, &d);
     CHECK_MSG(st == TRDI_OK, "%s", trdi_last_error());
     CHECK_MSG(d.seen == 7, "saw %d encoder debug tensors", d.seen); /* conv_in, 4 down, mid, out */
     check_rel("enc.moments", moments, test_ref_f32(ref, "enc.moments", NULL), 2 * (size_t)n_lat,
@@ -90,7 +69,8 @@ int main(void) {
     /* decoder: reconstruction of the mean (64x64) with every debug tensor */
     float *img = malloc(sizeof(float) * 3 * 64 * 80);
     d.seen = 0;
-    st = trdi_vae_decode(v, 1, 8, 8, test_ref_f32(ref, "dec.recon.in", NULL), img, on_debug, &d);
+    st = trdi_vae_decode(v, 1, 8, 8, test_ref_f32(ref, "dec.recon.in", NULL), img, test_on_debug,
+                         &d);
     CHECK_MSG(st == TRDI_OK, "%s", trdi_last_error());
     CHECK_MSG(d.seen == 8, "saw %d decoder debug tensors", d.seen);
     check_rel("dec.recon.out", img, test_ref_f32(ref, "dec.recon.out", NULL), 3 * 64 * 64, REL_TOL);

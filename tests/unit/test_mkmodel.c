@@ -2,12 +2,14 @@
  * component's tensor names and shapes, every config key), the folder opens with
  * trdi_diffusers_open, fp16 writes the fp16 variants, seeds are deterministic, overrides apply,
  * bad presets / overrides / outputs fail cleanly without leaving anything behind, and the SD 1.5 /
- * SD 2.1 tensor lists agree with the UNet / VAE loaders' own lists (sd_mkmodel.h). */
+ * SD 2.1 tensor lists agree with the UNet / VAE loaders' own lists (model/unet.h, vae.h). */
 #define _GNU_SOURCE
 #include "harness.h"
 #include "io/json_config.h"
 #include "model/mkmodel.h"
-#include "model/sd_mkmodel.h"
+#include "model/sd_nn.h"
+#include "model/unet.h"
+#include "model/vae.h"
 #include "trdi.h"
 
 #include <dirent.h>

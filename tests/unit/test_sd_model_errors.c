@@ -1,11 +1,10 @@
-/* test_sd_model_errors.c -- the random-weight folder writer (sd_mkmodel) and the Stable Diffusion
- * loaders' errors: a tiny random folder loads as a trdi_model and runs encode -> DDIM inversion ->
+/* test_sd_model_errors.c -- random-weight folders from trdi_mkmodel (preset tiny, and tiny plus
+ * SD 2.x config overrides) and the Stable Diffusion loaders' errors: a tiny random folder loads as a trdi_model and runs encode -> DDIM inversion ->
  * CFG sampling -> decode end to end (finite, right shapes, deterministic); a missing tensor, a
  * mis-shaped tensor, an unsupported block type, an SDXL-style config and an odd image size each
  * fail with a message naming the culprit. */
 #include "harness.h"
 #include "testutil.h"
-#include "model/sd_mkmodel.h"
 #include "model/sd_model.h"
 #include "trdi.h"
 
@@ -16,6 +15,20 @@
 #include <unistd.h>
 
 #define TOK TRDI_TEST_DATA "/sd15-tiny/model/tokenizer"
+
+/* SD 2.x wiring at tiny widths (linear projections, per-block heads, upcast attention, gelu text
+ * encoder, v-prediction): trdi_mkmodel's config overrides on top of preset tiny. */
+static const char SD2X_OVERRIDES[] =
+    "{\"unet\": {\"attention_head_dim\": [1, 2, 2, 4], \"use_linear_projection\": true,\n"
+    "          \"upcast_attention\": true},\n"
+    " \"text_encoder\": {\"hidden_act\": \"gelu\"},\n"
+    " \"scheduler\": {\"prediction_type\": \"v_prediction\"}}\n";
+
+static void rm_rf(const char *path) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
+    if (system(cmd) != 0) fprintf(stderr, "cannot remove %s\n", path);
+}
 
 static void spit(const char *path, const char *text) {
     FILE *f = fopen(path, "wb");
@@ -56,13 +69,23 @@ static int rewrite_unet(const char *dir, const char *drop, const char *reshape) 
 }
 
 int main(void) {
-    char dir[] = "/tmp/trdi-test-sdmk-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    sd_mkmodel_opts o = {.preset = "tiny", .seed = 7, .fp16 = false, .tokenizer_dir = TOK};
-    trdi_status st = sd_mkmodel_write(dir, &o);
+    char root[] = "/tmp/trdi-test-sdmk-XXXXXX";
+    if (!mkdtemp(root)) {
+        CHECK_MSG(0, "mkdtemp %s", root);
+        return TEST_SUMMARY();
+    }
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/tiny", root);
+    trdi_mkmodel_params o = trdi_mkmodel_default_params();
+    o.preset = "tiny";
+    o.seed = 7;
+    o.dtype = TRDI_ST_F32;
+    o.tokenizer_from = TOK;
+    trdi_status st = trdi_mkmodel(dir, &o);
     CHECK_MSG(st == TRDI_OK, "%s", trdi_last_error());
     o.preset = "sdxl";
-    CHECK(sd_mkmodel_write(dir, &o) == TRDI_ERR_INVALID_ARG);
+    o.overwrite = true;
+    CHECK(trdi_mkmodel(dir, &o) == TRDI_ERR_INVALID_ARG);
     CHECK(strstr(trdi_last_error(), "sdxl") != NULL);
 
     /* end to end on the random folder, 64x48 (non-square) */
@@ -114,10 +137,18 @@ int main(void) {
     }
     /* SD 2.x options (linear projections, per-block heads, gelu text encoder, v-prediction) */
     {
-        char dir21[] = "/tmp/trdi-test-sdmk21-XXXXXX";
-        CHECK(mkdtemp(dir21) != NULL);
-        sd_mkmodel_opts o21 = {.preset = "tiny21", .seed = 8, .fp16 = true, .tokenizer_dir = TOK};
-        CHECK(sd_mkmodel_write(dir21, &o21) == TRDI_OK);
+        char dir21[300], over[300];
+        snprintf(dir21, sizeof dir21, "%s/tiny21", root);
+        snprintf(over, sizeof over, "%s/sd2x.json", root);
+        spit(over, SD2X_OVERRIDES);
+        trdi_mkmodel_params o21 = trdi_mkmodel_default_params();
+        o21.preset = "tiny";
+        o21.config_json = over;
+        o21.seed = 8;
+        o21.dtype = TRDI_ST_F16;
+        o21.tokenizer_from = TOK;
+        st = trdi_mkmodel(dir21, &o21);
+        CHECK_MSG(st == TRDI_OK, "%s", trdi_last_error());
         trdi_model *m21 = NULL;
         st = sd_model_load(dir21, NULL, &m21);
         CHECK_MSG(st == TRDI_OK, "%s", trdi_last_error());
@@ -146,20 +177,7 @@ int main(void) {
             CHECK(fin);
             trdi_model_free(m21);
         }
-        static const char *const fl[] = {
-            "model_index.json", "scheduler/scheduler_config.json", "tokenizer/vocab.json",
-            "tokenizer/merges.txt", "tokenizer/tokenizer_config.json",
-            "tokenizer/special_tokens_map.json", "text_encoder/config.json",
-            "text_encoder/model.safetensors", "unet/config.json",
-            "unet/diffusion_pytorch_model.safetensors", "vae/config.json",
-            "vae/diffusion_pytorch_model.safetensors", "scheduler", "tokenizer", "text_encoder",
-            "unet", "vae", NULL};
-        char q[1200];
-        for (int i = 0; fl[i]; i++) {
-            snprintf(q, sizeof q, "%s/%s", dir21, fl[i]);
-            remove(q);
-        }
-        rmdir(dir21);
+        rm_rf(dir21);
     }
     m = NULL;
     mp.width = 60;
@@ -206,10 +224,12 @@ int main(void) {
         CHECK(strstr(trdi_last_error(), "addition_embed_type") != NULL);
         trdi_diffusers_free(dm);
         /* heads that do not divide the channels */
-        char *h = strstr(cfg, "\"attention_head_dim\": 2");
-        CHECK(h != NULL);
-        if (h) {
-            h[strlen("\"attention_head_dim\": ")] = '3';
+        char *h = strstr(cfg, "\"attention_head_dim\":");
+        if (h) h += strlen("\"attention_head_dim\":");
+        while (h && (*h == ' ' || *h == '\t')) h++;
+        CHECK(h != NULL && *h == '2');
+        if (h && *h == '2') {
+            *h = '3';
             spit(cpath, cfg);
             dm = NULL;
             CHECK(trdi_diffusers_open(dir, TRDI_VARIANT_AUTO, &dm) == TRDI_OK);
@@ -220,24 +240,6 @@ int main(void) {
         free(alt);
         free(cfg);
     }
-    /* clean up the temporary folder */
-    static const char *const files[] = {
-        "model_index.json", "scheduler/scheduler_config.json", "tokenizer/vocab.json",
-        "tokenizer/merges.txt", "tokenizer/tokenizer_config.json",
-        "tokenizer/special_tokens_map.json", "text_encoder/config.json",
-        "text_encoder/model.safetensors", "unet/config.json",
-        "unet/diffusion_pytorch_model.safetensors", "vae/config.json",
-        "vae/diffusion_pytorch_model.safetensors", NULL};
-    char p[1200];
-    for (int i = 0; files[i]; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
-        remove(p);
-    }
-    static const char *const subs[] = {"scheduler", "tokenizer", "text_encoder", "unet", "vae", NULL};
-    for (int i = 0; subs[i]; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, subs[i]);
-        rmdir(p);
-    }
-    rmdir(dir);
+    rm_rf(root);
     return TEST_SUMMARY();
 }
