@@ -14,6 +14,7 @@ packages=(
   libutf8proc-dev   # Unicode normalisation and categories (CLIP tokenizer)
   clang             # libFuzzer targets (fuzz label)
   libclang-rt-14-dev  # clang's fuzzer and sanitizer runtimes (not always pulled in by clang)
+  python3           # the end-to-end tests parse JSON and safetensors headers with it
 )
 
 missing=()
