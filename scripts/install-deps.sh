@@ -7,7 +7,8 @@ packages=(
   build-essential   # gcc, make
   cmake             # the build
   pkg-config
-  libopenblas-dev   # GEMM
+  libopenblas-dev   # GEMM (headers)
+  libopenblas0-openmp  # the OpenMP build of OpenBLAS, linked when trdi uses OpenMP
   libpng-dev        # PNG images
   libjpeg-dev       # JPEG images
   libcjson-dev      # JSON configs and outputs
