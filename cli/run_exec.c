@@ -9,6 +9,13 @@
 
 #define JPEG_QUALITY 75 /* PIL's default, as the reference saves .jpg outputs */
 
+/* "wrote PATH" for each output file the run produced (text mode). */
+static void print_written(const run_opts *o) {
+    if (o->out) printf("wrote %s\n", o->out);
+    if (o->out_latent) printf("wrote %s\n", o->out_latent);
+    if (o->trajectory) printf("wrote %s\n", o->trajectory);
+}
+
 static void describe(const run_opts *o, const trdi_run_result *r, FILE *f) {
     fprintf(f, "trdi %s: method %s%s, %s schedule, %lld steps (%s stepping)", o->cmd,
             trdi_method_name(o->pp.method.method), o->pp.method.corrected ? " (corrected)" : "",
@@ -116,9 +123,7 @@ int run_full(run_opts *o) {
         printf("  MSE %.4e%s\n", r.mse, vs);
         printf("NFE %lld (inversion %lld, sampling %lld)  time %.3f s\n", (long long)r.nfe,
                (long long)r.nfe_inv, (long long)r.nfe_smp, r.seconds);
-        if (o->out) printf("wrote %s\n", o->out);
-        if (o->out_latent) printf("wrote %s\n", o->out_latent);
-        if (o->trajectory) printf("wrote %s\n", o->trajectory);
+        print_written(o);
     }
     rc = CLI_EXIT_OK;
 done:
@@ -244,9 +249,7 @@ int run_sample(run_opts *o) {
         describe(o, &r, stdout);
         printf(", guidance %g\n", (double)r.guidance);
         printf("NFE %lld  time %.3f s\n", (long long)r.nfe, r.seconds);
-        if (o->out) printf("wrote %s\n", o->out);
-        if (o->out_latent) printf("wrote %s\n", o->out_latent);
-        if (o->trajectory) printf("wrote %s\n", o->trajectory);
+        print_written(o);
     }
     rc = CLI_EXIT_OK;
 done:
