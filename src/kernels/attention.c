@@ -120,6 +120,8 @@ static void softmax_row(float *xr, int64_t n, int64_t d) {
     for (i = n; i < d; i++) xr[i] = 0.0f;
 }
 
+void trdi_k_softmax_row(float *x, int64_t d) { softmax_row(x, d, d); }
+
 void trdi_k_softmax_rows(int64_t rows, int64_t d, float *x) {
 #pragma omp parallel for schedule(static) if (rows * d >= PAR_MIN_ELEMS)
     for (int64_t r = 0; r < rows; r++) softmax_row(x + r * d, d, d);

@@ -82,6 +82,8 @@ void trdi_k_attention_ref(const trdi_k_attn *p, const float *q, const float *k, 
 
 /* Row-wise softmax in place: x (rows, d), each row max-subtracted (torch.softmax). */
 void trdi_k_softmax_rows(int64_t rows, int64_t d, float *x);
+/* One row on the calling thread (for callers already inside a parallel region). */
+void trdi_k_softmax_row(float *x, int64_t d);
 void trdi_k_softmax_rows_ref(int64_t rows, int64_t d, float *x);
 
 /* ---- Activations (n elements; y may equal x) ------------------------------------------------ */

@@ -34,9 +34,14 @@ static void one(int64_t batch, int64_t heads, int64_t dh, int64_t tq, int64_t tk
     CHECK(trdi_k_attention_gemm(&p, q, k, v, o, s, ns) == TRDI_OK);
     trdi_k_attention_ref(&p, q, k, v, w, rs);
     CHECK_TENSOR(o, w, (size_t)(batch * tq * inner), 2e-6, 1e-5);
-    /* too little scratch: an error, out untouched */
+    /* scratch for one tile: the same result on one thread */
+    size_t one_tile = (size_t)trdi_k_attention_gemm_tile_rows(&p) * (size_t)tk;
     memset(o, 0, (size_t)(batch * tq * inner) * sizeof(float));
-    CHECK(trdi_k_attention_gemm(&p, q, k, v, o, s, ns - 1) == TRDI_ERR_INTERNAL);
+    CHECK(trdi_k_attention_gemm(&p, q, k, v, o, s, one_tile) == TRDI_OK);
+    CHECK_TENSOR(o, w, (size_t)(batch * tq * inner), 2e-6, 1e-5);
+    /* less than one tile: an error, out untouched */
+    memset(o, 0, (size_t)(batch * tq * inner) * sizeof(float));
+    CHECK(trdi_k_attention_gemm(&p, q, k, v, o, s, one_tile - 1) == TRDI_ERR_INTERNAL);
     CHECK(o[0] == 0.0f);
     free(q);
     free(k);
@@ -49,9 +54,10 @@ static void one(int64_t batch, int64_t heads, int64_t dh, int64_t tq, int64_t tk
 
 int main(void) {
     one(1, 2, 8, 384, 384, 0);    /* tiny UNet self-attention (16x24 latent) */
+    one(1, 3, 40, 1030, 1030, 0); /* 127-row tiles, a partial last tile, odd head count */
     one(2, 8, 40, 256, 77, 0);    /* SD cross-attention, CFG batch */
     one(2, 1, 32, 64, 64, 64);    /* VAE mid attention, strided */
-    one(1, 2, 4, 130, 70000, 0);  /* long keys: 59-row tiles, 3 tiles */
+    one(1, 2, 4, 130, 70000, 0);  /* long keys: 8-row tiles (the minimum), 17 per head */
     trdi_k_attn p = {.batch = 1, .heads = 1, .head_dim = 4, .tq = 4, .tk = 4, .scale = 1,
                      .causal = true};
     float buf[64] = {0};
