@@ -320,7 +320,7 @@ static trdi_status load_files(const char *config_path, const char *weights_path,
     size_t total = 0;
     for (int64_t i = 1; i < nspec; i++)
         total += (size_t)trdi_shape_numel(specs[i].ndim, specs[i].shape);
-    enc->weights = trdi_mallocn(total, sizeof(float));
+    enc->weights = trdi_malloc_large(total, sizeof(float));
     enc->layers = trdi_calloc((size_t)in->num_layers, sizeof *enc->layers);
     if (!enc->weights || !enc->layers) {
         st = trdi_fail(TRDI_ERR_NOMEM, "text encoder: cannot allocate %zu weights", total);

@@ -80,7 +80,7 @@ trdi_status sd_wl_begin_load(sd_wl *wl, const char *what, bool allow_unexpected)
         trdi_error_prefix("%s weights do not match its config", what);
         return st;
     }
-    wl->buf = trdi_mallocn(wl->total ? wl->total : 1, sizeof(float));
+    wl->buf = trdi_malloc_large(wl->total ? wl->total : 1, sizeof(float));
     if (!wl->buf)
         return trdi_fail(TRDI_ERR_NOMEM, "%s: cannot allocate %zu weight floats", what,
                          wl->total);

@@ -18,7 +18,7 @@ trdi_status trdi_arena_init(trdi_arena *a, size_t cap) {
     size_t c = trdi_arena_footprint(cap);
     if (c == SIZE_MAX) return trdi_fail(TRDI_ERR_NOMEM, "arena: %zu bytes is too large", cap);
     if (c == 0) c = TRDI_ARENA_ALIGN;
-    void *p = aligned_alloc(TRDI_ARENA_ALIGN, c);
+    void *p = trdi_malloc_large(c, 1); /* 2 MiB aligned, a multiple of TRDI_ARENA_ALIGN */
     if (!p) return trdi_fail(TRDI_ERR_NOMEM, "arena: cannot allocate %zu bytes", c);
     a->base = p;
     a->cap = c;
