@@ -29,12 +29,21 @@ size_t trdi_conv2d_scratch_floats(const trdi_conv2d_shape *s, int64_t rows) {
     return (size_t)(s->c_in * s->kh * s->kw) * (size_t)(rows * ow_n);
 }
 
-/* Column buffer for output rows [r0, r0 + rows): col[k][(oh - r0) * ow_n + ow] with
+size_t trdi_conv2d_scratch_batched(const trdi_conv2d_shape *s) {
+    if (!s || s->n < 2 || s->c_out <= 0) return 0;
+    size_t one_image = trdi_conv2d_scratch_floats(s, 0);
+    if (one_image == 0) return 0;
+    size_t plane = (size_t)(trdi_conv_out_len(s->h, s->kh, s->stride_h, s->pad_h) *
+                            trdi_conv_out_len(s->w, s->kw, s->stride_w, s->pad_w));
+    /* columns of every image side by side, then the (c_out, n * plane) GEMM result */
+    return (size_t)s->n * (one_image + (size_t)s->c_out * plane);
+}
+
+/* Column buffer for output rows [r0, r0 + rows): col[k * ncol + (oh - r0) * ow_n + ow] with
  * k = (ci * kh + i) * kw + j holds x[ci][oh*sh - ph + i][ow*sw - pw + j] (0 outside). */
 static void im2col_rows(const trdi_conv2d_shape *s, const float *x, int64_t r0, int64_t rows,
-                        int64_t ow_n, float *col) {
+                        int64_t ow_n, float *col, int64_t ncol) {
     int64_t kk = s->c_in * s->kh * s->kw;
-    int64_t ncol = rows * ow_n;
 #pragma omp parallel for schedule(static) if (kk * ncol > TRDI_CONV_PAR_MIN)
     for (int64_t k = 0; k < kk; k++) {
         int64_t j = k % s->kw, i = (k / s->kw) % s->kh, ci = k / (s->kw * s->kh);
@@ -89,6 +98,27 @@ trdi_status trdi_conv2d(const trdi_conv2d_shape *s, const float *x, const float 
         size_t fit = scratch_floats / one_row;
         if ((int64_t)fit < rows) rows = (int64_t)fit;
     }
+    if (!pointwise && s->n > 1 && scratch_floats >= trdi_conv2d_scratch_batched(s)) {
+        /* One GEMM for the whole batch: the weights are read and packed once, not n times (at
+         * small sizes the UNet's 1280-channel layers are bound by that traffic). */
+        int64_t ncol = s->n * plane;
+        float *col = scratch, *tmp = scratch + (size_t)kk * (size_t)ncol;
+        for (int64_t b = 0; b < s->n; b++)
+            im2col_rows(s, x + b * s->c_in * s->h * s->w, 0, oh_n, ow_n, col + b * plane, ncol);
+        /* (c_out, kk) x (kk, n * plane) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->c_out, (int)ncol, (int)kk,
+                    1.0f, w, (int)kk, col, (int)ncol, 0.0f, tmp, (int)ncol);
+#pragma omp parallel for schedule(static) if (s->n * s->c_out * plane > TRDI_CONV_PAR_MIN)
+        for (int64_t bc = 0; bc < s->n * s->c_out; bc++) {
+            int64_t b = bc / s->c_out, co = bc % s->c_out;
+            const float *src = tmp + co * ncol + b * plane;
+            float *dst = y + bc * plane;
+            float bv = bias ? bias[co] : 0.0f;
+            for (int64_t i = 0; i < plane; i++)
+                dst[i] = src[i] + bv;
+        }
+        return TRDI_OK;
+    }
     for (int64_t b = 0; b < s->n; b++) {
         const float *xb = x + b * s->c_in * s->h * s->w;
         float *yb = y + b * s->c_out * plane;
@@ -99,7 +129,7 @@ trdi_status trdi_conv2d(const trdi_conv2d_shape *s, const float *x, const float 
         } else {
             for (int64_t r0 = 0; r0 < oh_n; r0 += rows) {
                 int64_t nr = oh_n - r0 < rows ? oh_n - r0 : rows;
-                im2col_rows(s, xb, r0, nr, ow_n, scratch);
+                im2col_rows(s, xb, r0, nr, ow_n, scratch, nr * ow_n);
                 /* (c_out, kk) x (kk, nr*ow_n) -> rows r0.. of every output plane (ldc = plane) */
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)s->c_out,
                             (int)(nr * ow_n), (int)kk, 1.0f, w, (int)kk, scratch, (int)(nr * ow_n),

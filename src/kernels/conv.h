@@ -38,7 +38,12 @@ trdi_status trdi_conv2d_check(const trdi_conv2d_shape *s);
  * directly). 0 also for an invalid shape. */
 size_t trdi_conv2d_scratch_floats(const trdi_conv2d_shape *s, int64_t rows);
 
-/* y = conv2d(x, w) + bias. Uses as many output rows per GEMM as `scratch_floats` allows.
+/* Floats of scratch with which trdi_conv2d runs a batch of n >= 2 images as one GEMM (the column
+ * buffers of all images plus the GEMM result); 0 when that path does not apply (n = 1, 1x1). */
+size_t trdi_conv2d_scratch_batched(const trdi_conv2d_shape *s);
+
+/* y = conv2d(x, w) + bias. With at least trdi_conv2d_scratch_batched floats of scratch the whole
+ * batch is one GEMM; otherwise it uses as many output rows per GEMM as `scratch_floats` allows.
  * TRDI_ERR_INVALID_ARG for a bad shape or scratch smaller than one row needs. y must not alias x.
  */
 trdi_status trdi_conv2d(const trdi_conv2d_shape *s, const float *x, const float *w,

@@ -215,6 +215,8 @@ static trdi_status conv_into(sd_act *a, const sd_conv *c, int64_t b, int64_t h, 
         if (rows < 1) rows = 1;
         if (rows > oh) rows = oh;
         need = row * (size_t)rows;
+        size_t batched = trdi_conv2d_scratch_batched(&s);
+        if (batched > need && batched <= SD_CONV_SCRATCH) need = batched;
     }
     if (a->measure) {
         int64_t oh = trdi_conv_out_len(h, c->k, stride, pad), ow = trdi_conv_out_len(w, c->k, stride, pad);

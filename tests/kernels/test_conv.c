@@ -1,6 +1,7 @@
 /* test_conv.c -- the fast conv-net kernels (kernels/conv.c) against their plain-C references
  * (kernels/ref/conv_ref.c) on a sweep of shapes: odd sizes, stride 2, padding, 1x1, 11x11 stride
- * 4 (AlexNet), scratch too small for all rows (chunked GEMM), batches; plus PyTorch's output-size
+ * 4 (AlexNet), scratch too small for all rows (chunked GEMM), batches (one GEMM per image or one
+ * for all); plus PyTorch's output-size
  * rules and hand-checked values. */
 #include "harness.h"
 
@@ -43,7 +44,9 @@ static void check_conv(trdi_rng *rng, trdi_conv2d_shape s, int64_t rows, bool wi
         aw[i] = fabsf(w[i]);
     for (int64_t i = 0; i < s.c_out; i++)
         ab[i] = fabsf(b[i]);
-    size_t ns = trdi_conv2d_scratch_floats(&s, rows);
+    /* rows < 0: scratch for the batched path (one GEMM for every image) */
+    size_t ns = rows < 0 ? trdi_conv2d_scratch_batched(&s) : trdi_conv2d_scratch_floats(&s, rows);
+    if (rows < 0 && ns == 0) ns = trdi_conv2d_scratch_floats(&s, 0);
     float *scratch = ns ? malloc(ns * sizeof *scratch) : NULL;
     CHECK(trdi_conv2d(&s, x, w, with_bias ? b : NULL, y, scratch, ns) == TRDI_OK);
     CHECK(trdi_conv2d_ref(&s, x, w, with_bias ? b : NULL, yr) == TRDI_OK);
@@ -96,7 +99,9 @@ static void test_conv_sweep(void) {
         check_conv(&rng, shapes[i], 0, true);  /* all rows in one GEMM */
         check_conv(&rng, shapes[i], 1, false); /* one row per GEMM */
         check_conv(&rng, shapes[i], 3, true);  /* chunks with a short last one */
+        check_conv(&rng, shapes[i], -1, true); /* whole batch in one GEMM (n >= 2) */
     }
+    check_conv(&rng, shp(3, 9, 10, 7, 11, 3, 3, 1, 1, 1, 1), -1, false); /* batch 3, no bias */
 }
 
 static void test_conv_errors(void) {
