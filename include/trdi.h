@@ -798,6 +798,11 @@ trdi_status trdi_safetensors_read_f32(const trdi_safetensors *f, const char *nam
  * tensor, the file, both shapes). For model loaders. */
 trdi_status trdi_safetensors_read_f32_shape(const trdi_safetensors *f, const char *name, int ndim,
                                             const int64_t *shape, float *dst);
+/* Copies tensor `name`'s stored bytes (little-endian, as in the file) into dst. The tensor must
+ * have dtype `dtype` and exactly `nbytes` bytes (TRDI_ERR_FORMAT naming the tensor and the file
+ * otherwise). For loaders that keep a dtype as it is (fp16 weights). */
+trdi_status trdi_safetensors_read_raw(const trdi_safetensors *f, const char *name,
+                                      trdi_st_dtype dtype, void *dst, size_t nbytes);
 /* Allocates and reads tensor `name` as float32: *out (numel floats, free() it) and, when numel is
  * not NULL, its element count. *out is NULL on failure. */
 trdi_status trdi_safetensors_load_f32(const trdi_safetensors *f, const char *name, float **out,

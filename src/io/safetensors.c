@@ -621,16 +621,39 @@ static bool tensor_pages(const trdi_safetensors *f, const trdi_st_tensor *t, voi
  * 4 KiB page is what made loading a 1.7 GB UNet take seconds in a VM). After: the pages leave
  * this process's resident set (they stay in the page cache), so loading fp16 weights as float32
  * does not also hold the fp16 file in memory. Both are hints; errors are ignored. */
-static trdi_status convert_mapped(const trdi_safetensors *f, const trdi_st_tensor *t, float *dst) {
+static trdi_status copy_mapped(const trdi_safetensors *f, const trdi_st_tensor *t, float *dst,
+                               void *raw) {
     void *start = NULL;
     size_t len = 0;
     bool mapped = tensor_pages(f, t, &start, &len);
 #ifdef MADV_POPULATE_READ
     if (mapped) (void)madvise(start, len, MADV_POPULATE_READ);
 #endif
-    trdi_status st = trdi_st_convert_to_f32(t->dtype, t->data, (size_t)t->numel, dst);
+    trdi_status st = TRDI_OK;
+    if (raw)
+        memcpy(raw, t->data, t->nbytes);
+    else
+        st = trdi_st_convert_to_f32(t->dtype, t->data, (size_t)t->numel, dst);
     if (mapped) (void)madvise(start, len, MADV_DONTNEED);
     return st;
+}
+
+static trdi_status convert_mapped(const trdi_safetensors *f, const trdi_st_tensor *t, float *dst) {
+    return copy_mapped(f, t, dst, NULL);
+}
+
+trdi_status trdi_safetensors_read_raw(const trdi_safetensors *f, const char *name,
+                                      trdi_st_dtype dtype, void *dst, size_t nbytes) {
+    const trdi_st_tensor *t;
+    trdi_status st = trdi_safetensors_find(f, name, &t);
+    if (st != TRDI_OK) return st;
+    if (t->dtype != dtype || t->nbytes != nbytes)
+        return trdi_fail(TRDI_ERR_FORMAT, "%s: tensor '%.200s' is %s with %zu bytes, expected %s "
+                         "with %zu", f->path, name, trdi_st_dtype_name(t->dtype), t->nbytes,
+                         trdi_st_dtype_name(dtype), nbytes);
+    if (!dst && nbytes)
+        return trdi_fail(TRDI_ERR_INVALID_ARG, "safetensors_read_raw: NULL dst for '%.200s'", name);
+    return copy_mapped(f, t, NULL, dst);
 }
 
 trdi_status trdi_safetensors_read_f32(const trdi_safetensors *f, const char *name, float *dst,

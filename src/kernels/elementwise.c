@@ -18,6 +18,17 @@ void trdi_k_gelu(int64_t n, const float *x, float *y) {
     }
 }
 
+void trdi_k_geglu(int64_t rows, int64_t half, float *x) {
+#pragma omp parallel for schedule(static) if (rows * half >= PAR_MIN_ELEMS)
+    for (int64_t r = 0; r < rows; r++) {
+        float *h = x + r * 2 * half, *gate = h + half;
+        for (int64_t i = 0; i < half; i++) {
+            float v = gate[i];
+            h[i] *= v * 0.5f * (1.0f + erff(v * 0.70710678118654752f));
+        }
+    }
+}
+
 void trdi_k_quick_gelu(int64_t n, const float *x, float *y) {
 #pragma omp parallel for schedule(static) if (n >= PAR_MIN_ELEMS)
     for (int64_t i = 0; i < n; i++) {

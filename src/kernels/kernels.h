@@ -90,6 +90,10 @@ void trdi_k_softmax_rows_ref(int64_t rows, int64_t d, float *x);
 /* GELU, exact: 0.5 x (1 + erf(x / sqrt 2)) (torch.nn.functional.gelu, approximate='none'). */
 void trdi_k_gelu(int64_t n, const float *x, float *y);
 void trdi_k_gelu_ref(int64_t n, const float *x, float *y);
+/* GEGLU on rows of [h | gate] (rows, 2 half), in place: h *= gelu(gate) (diffusers GEGLU after
+ * its projection; the gate half is left as scratch). Parallel over rows. */
+void trdi_k_geglu(int64_t rows, int64_t half, float *x);
+void trdi_k_geglu_ref(int64_t rows, int64_t half, float *x);
 /* quick GELU: x * sigmoid(1.702 x) (transformers QuickGELUActivation). */
 void trdi_k_quick_gelu(int64_t n, const float *x, float *y);
 void trdi_k_quick_gelu_ref(int64_t n, const float *x, float *y);

@@ -20,16 +20,10 @@
 
 /* ---- weight loader --------------------------------------------------------------------------- */
 
-const float *sd_wl_get(sd_wl *wl, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
-                       const char *fmt, ...) {
-    if (wl->err != TRDI_OK) return NULL;
-    char name[512];
-    int np = snprintf(name, sizeof name, "%s", wl->prefix ? wl->prefix : "");
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(name + np, sizeof name - (size_t)np, fmt, ap);
-    va_end(ap);
-    int64_t dims[4] = {d0, d1, d2, d3};
+/* Records (pass 1) or reads (pass 2) one tensor. as16: store the file's fp16 bits in buf16
+ * (only asked for when the file holds it as F16). Returns the float32 copy or NULL. */
+static const float *wl_take(sd_wl *wl, int ndim, const int64_t *dims, const char *name,
+                            bool as16, const uint16_t **w16) {
     int64_t numel = 1;
     for (int i = 0; i < ndim; i++) numel *= dims[i];
     if (!wl->load) {
@@ -56,7 +50,26 @@ const float *sd_wl_get(sd_wl *wl, int ndim, int64_t d0, int64_t d1, int64_t d2, 
         s->ndim = ndim;
         for (int i = 0; i < ndim; i++) s->shape[i] = dims[i];
         wl->names[wl->n++] = copy;
-        wl->total += (size_t)numel;
+        if (as16)
+            wl->total16 += (size_t)numel;
+        else
+            wl->total += (size_t)numel;
+        return NULL;
+    }
+    if (as16) {
+        if (wl->off16 + (size_t)numel > wl->total16) {
+            wl->err = trdi_fail(TRDI_ERR_INTERNAL, "weight %s: loader passes disagree", name);
+            return NULL;
+        }
+        uint16_t *dst = wl->buf16 + wl->off16;
+        trdi_status st = trdi_safetensors_read_raw(wl->f, name, TRDI_ST_F16, dst,
+                                                   (size_t)numel * sizeof(uint16_t));
+        if (st != TRDI_OK) {
+            wl->err = st;
+            return NULL;
+        }
+        wl->off16 += (size_t)numel;
+        *w16 = dst;
         return NULL;
     }
     if (wl->off + (size_t)numel > wl->total) {
@@ -73,6 +86,39 @@ const float *sd_wl_get(sd_wl *wl, int ndim, int64_t d0, int64_t d1, int64_t d2, 
     return dst;
 }
 
+const float *sd_wl_get(sd_wl *wl, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
+                       const char *fmt, ...) {
+    if (wl->err != TRDI_OK) return NULL;
+    char name[512];
+    int np = snprintf(name, sizeof name, "%s", wl->prefix ? wl->prefix : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name + np, sizeof name - (size_t)np, fmt, ap);
+    va_end(ap);
+    int64_t dims[4] = {d0, d1, d2, d3};
+    return wl_take(wl, ndim, dims, name, false, NULL);
+}
+
+void sd_wl_get_mat(sd_wl *wl, const float **w, const uint16_t **w16, int ndim, int64_t d0,
+                   int64_t d1, int64_t d2, int64_t d3, const char *fmt, ...) {
+    *w = NULL;
+    *w16 = NULL;
+    if (wl->err != TRDI_OK) return;
+    char name[512];
+    int np = snprintf(name, sizeof name, "%s", wl->prefix ? wl->prefix : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name + np, sizeof name - (size_t)np, fmt, ap);
+    va_end(ap);
+    int64_t dims[4] = {d0, d1, d2, d3};
+    /* The same answer in both passes: the file does not change in between. A missing or
+     * misshapen tensor is reported by the check between the passes. */
+    const trdi_st_tensor *t = wl->keep_f16 ? trdi_safetensors_lookup(wl->f, name) : NULL;
+    bool as16 = t && t->dtype == TRDI_ST_F16;
+    for (int i = 0; as16 && i < ndim; i++) as16 = t->ndim == ndim && t->shape[i] == dims[i];
+    *w = wl_take(wl, ndim, dims, name, as16, w16);
+}
+
 trdi_status sd_wl_begin_load(sd_wl *wl, const char *what, bool allow_unexpected) {
     if (wl->err != TRDI_OK) return wl->err;
     trdi_status st = trdi_safetensors_check(wl->f, wl->specs, wl->n, allow_unexpected, NULL);
@@ -84,8 +130,15 @@ trdi_status sd_wl_begin_load(sd_wl *wl, const char *what, bool allow_unexpected)
     if (!wl->buf)
         return trdi_fail(TRDI_ERR_NOMEM, "%s: cannot allocate %zu weight floats", what,
                          wl->total);
+    if (wl->total16) {
+        wl->buf16 = trdi_malloc_large(wl->total16, sizeof(uint16_t));
+        if (!wl->buf16)
+            return trdi_fail(TRDI_ERR_NOMEM, "%s: cannot allocate %zu fp16 weights", what,
+                             wl->total16);
+    }
     wl->load = true;
     wl->off = 0;
+    wl->off16 = 0;
     return TRDI_OK;
 }
 
@@ -102,7 +155,7 @@ void sd_load_conv(sd_wl *wl, sd_conv *c, int64_t cin, int64_t cout, int64_t k, c
     c->cin = cin;
     c->cout = cout;
     c->k = k;
-    c->w = sd_wl_get(wl, 4, cout, cin, k, k, "%s.weight", name);
+    sd_wl_get_mat(wl, &c->w, &c->w16, 4, cout, cin, k, k, "%s.weight", name);
     c->b = sd_wl_get(wl, 1, cout, 0, 0, 0, "%s.bias", name);
 }
 
@@ -115,14 +168,14 @@ void sd_load_norm(sd_wl *wl, sd_norm *n, int64_t c, const char *name) {
 void sd_load_lin(sd_wl *wl, sd_lin *l, int64_t in, int64_t out, bool bias, const char *name) {
     l->in = in;
     l->out = out;
-    l->w = sd_wl_get(wl, 2, out, in, 0, 0, "%s.weight", name);
+    sd_wl_get_mat(wl, &l->w, &l->w16, 2, out, in, 0, 0, "%s.weight", name);
     l->b = bias ? sd_wl_get(wl, 1, out, 0, 0, 0, "%s.bias", name) : NULL;
 }
 
 void sd_load_conv1x1_as_lin(sd_wl *wl, sd_lin *l, int64_t in, int64_t out, const char *name) {
     l->in = in;
     l->out = out;
-    l->w = sd_wl_get(wl, 4, out, in, 1, 1, "%s.weight", name);
+    sd_wl_get_mat(wl, &l->w, &l->w16, 4, out, in, 1, 1, "%s.weight", name);
     l->b = sd_wl_get(wl, 1, out, 0, 0, 0, "%s.bias", name);
 }
 
@@ -202,6 +255,38 @@ void sd_act_free(sd_act *a) { trdi_arena_free(&a->arena); }
 
 /* ---- layers ---------------------------------------------------------------------------------- */
 
+/* Exact fp16 -> float32 of n values, in blocks over the OpenMP threads. */
+static void f16_to_f32(const uint16_t *src, size_t n, float *dst) {
+    const size_t block = (size_t)1 << 16;
+    const int64_t nb = (int64_t)((n + block - 1) / block);
+#pragma omp parallel for schedule(static) if (nb > 4)
+    for (int64_t i = 0; i < nb; i++) {
+        size_t off = (size_t)i * block, len = n - off < block ? n - off : block;
+        (void)trdi_st_convert_to_f32(TRDI_ST_F16, src + off, len, dst + off); /* cannot fail */
+    }
+}
+
+/* The float32 weight of n values: w, or w16 converted into the arena. */
+static const float *weight_f32(sd_act *a, const float *w, const uint16_t *w16, size_t n) {
+    if (!w16) return w;
+    float *f = sd_alloc(a, n);
+    if (f && !a->measure) f16_to_f32(w16, n, f);
+    return f;
+}
+
+const float *sd_lin_weight(sd_act *a, const sd_lin *l) {
+    return weight_f32(a, l->w, l->w16, (size_t)(l->out * l->in));
+}
+
+trdi_status sd_linear(sd_act *a, const sd_lin *l, int64_t rows, const float *x, float *y) {
+    size_t mk = sd_mark(a);
+    const float *w = sd_lin_weight(a, l);
+    SD_NEED(w);
+    if (!a->measure) trdi_k_linear(rows, l->in, l->out, x, w, l->b, y);
+    sd_reset(a, mk);
+    return TRDI_OK;
+}
+
 static trdi_status conv_into(sd_act *a, const sd_conv *c, int64_t b, int64_t h, int64_t w,
                              const float *x, int64_t stride, int64_t pad, float *y) {
     trdi_conv2d_shape s = {.n = b, .c_in = c->cin, .h = h, .w = w, .c_out = c->cout,
@@ -223,10 +308,12 @@ static trdi_status conv_into(sd_act *a, const sd_conv *c, int64_t b, int64_t h, 
         a->flops += 2.0 * (double)(b * c->cout * oh * ow) * (double)(c->cin * c->k * c->k);
     }
     size_t mk = sd_mark(a);
+    const float *wf = weight_f32(a, c->w, c->w16, (size_t)(c->cout * c->cin * c->k * c->k));
+    SD_NEED(wf);
     float *scratch = need ? sd_alloc(a, need) : NULL;
     if (need) SD_NEED(scratch);
     trdi_status st = TRDI_OK;
-    if (!a->measure) st = trdi_conv2d(&s, x, c->w, c->b, y, scratch, need);
+    if (!a->measure) st = trdi_conv2d(&s, x, wf, c->b, y, scratch, need);
     sd_reset(a, mk);
     return st;
 }
@@ -276,7 +363,7 @@ trdi_status sd_resnet_fwd(sd_act *a, const sd_resnet *r, int64_t groups, float e
     if ((st = sd_group_norm(a, &r->norm2, groups, eps, true, b, hw, c1, c1)) != TRDI_OK) return st;
     if ((st = conv_into(a, &r->conv2, b, h, w, c1, 1, 1, out)) != TRDI_OK) return st;
     const float *sc = x;
-    if (r->shortcut.w) {
+    if (r->shortcut.w || r->shortcut.w16) {
         float *s = sd_alloc(a, (size_t)(b * r->cout * hw));
         SD_NEED(s);
         if ((st = conv_into(a, &r->shortcut, b, h, w, x, 1, 0, s)) != TRDI_OK) return st;
@@ -311,16 +398,15 @@ trdi_status sd_attention_fwd(sd_act *a, const sd_attn *at, int64_t b, int64_t n,
         a->flops += 2.0 * (double)(b * n) * (double)(at->q.in * inner + inner * at->o.out) +
                     4.0 * (double)(b * s) * (double)(at->k.in * inner) +
                     4.0 * (double)(b * n) * (double)s * (double)inner;
-    trdi_status st = TRDI_OK;
-    if (!a->measure) {
-        trdi_k_linear(b * n, at->q.in, inner, x, at->q.w, at->q.b, q);
-        trdi_k_linear(b * s, at->k.in, inner, ctx, at->k.w, at->k.b, k);
-        trdi_k_linear(b * s, at->v.in, inner, ctx, at->v.w, at->v.b, v);
-        st = trdi_k_attention_gemm(&p, q, k, v, o, scr, scr_n);
-        if (st == TRDI_OK) trdi_k_linear(b * n, inner, at->o.out, o, at->o.w, at->o.b, out);
-    }
+    trdi_status st;
+    if ((st = sd_linear(a, &at->q, b * n, x, q)) != TRDI_OK) return st;
+    if ((st = sd_linear(a, &at->k, b * s, ctx, k)) != TRDI_OK) return st;
+    if ((st = sd_linear(a, &at->v, b * s, ctx, v)) != TRDI_OK) return st;
+    if (!a->measure && (st = trdi_k_attention_gemm(&p, q, k, v, o, scr, scr_n)) != TRDI_OK)
+        return st;
+    if ((st = sd_linear(a, &at->o, b * n, o, out)) != TRDI_OK) return st;
     sd_reset(a, mk);
-    return st;
+    return TRDI_OK;
 }
 
 void sd_nchw_to_tokens(int64_t b, int64_t c, int64_t hw, const float *x, float *y) {

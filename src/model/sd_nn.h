@@ -25,6 +25,10 @@ typedef struct sd_wl {
     size_t total;        /* floats needed (pass 1) */
     float *buf;          /* pass 2: one allocation of `total` floats (owned by the model) */
     size_t off;
+    bool keep_f16;       /* matrices stored as F16 in the file stay fp16 (sd_wl_get_mat) */
+    size_t total16;      /* fp16 values needed (pass 1) */
+    uint16_t *buf16;     /* pass 2: `total16` fp16 values (owned by the model) or NULL */
+    size_t off16;
     trdi_status err;     /* first failure (pass 2 read or allocation) */
 } sd_wl;
 
@@ -32,6 +36,11 @@ typedef struct sd_wl {
  * have ndim entries (dims beyond ndim are ignored). NULL in pass 1 or after an error. */
 const float *sd_wl_get(sd_wl *wl, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
                        const char *fmt, ...) TRDI_PRINTF(7, 8);
+/* A weight matrix: like sd_wl_get, except that with keep_f16 a tensor the file stores as F16 is
+ * kept as its fp16 bits (*w16 set, *w NULL): half the memory, and converting fp16 to float32 is
+ * exact, so layers compute the same numbers as from a float32 copy. */
+void sd_wl_get_mat(sd_wl *wl, const float **w, const uint16_t **w16, int ndim, int64_t d0,
+                   int64_t d1, int64_t d2, int64_t d3, const char *fmt, ...) TRDI_PRINTF(9, 10);
 /* Between the passes: checks every collected spec against the file (missing / wrong shape
  * tensors are all listed; `allow_unexpected` as in trdi_safetensors_check), allocates the buffer
  * and switches to loading. `what` names the component in the message ("unet"). */
@@ -41,7 +50,8 @@ void sd_wl_free_specs(sd_wl *wl);
 
 /* ---- layer weights --------------------------------------------------------------------------- */
 typedef struct sd_conv {
-    const float *w, *b; /* (cout, cin, k, k), (cout) */
+    const float *w, *b; /* (cout, cin, k, k), (cout); w NULL when held as w16 */
+    const uint16_t *w16; /* the weight as fp16 (sd_wl_get_mat) or NULL */
     int64_t cout, cin, k;
 } sd_conv;
 typedef struct sd_norm {
@@ -49,7 +59,8 @@ typedef struct sd_norm {
     int64_t c;
 } sd_norm;
 typedef struct sd_lin {
-    const float *w, *b; /* (out, in), (out) or NULL */
+    const float *w, *b;  /* (out, in), (out) or NULL; w NULL when held as w16 */
+    const uint16_t *w16; /* the weight as fp16 (sd_wl_get_mat) or NULL */
     int64_t out, in;
 } sd_lin;
 typedef struct sd_resnet {
@@ -93,6 +104,12 @@ trdi_status sd_act_reserve(sd_act *a, size_t bytes);
 void sd_act_free(sd_act *a);
 
 /* ---- layers (NCHW float32; every output is allocated by the layer) --------------------------- */
+/* The float32 weight of a layer: l->w, or l->w16 converted into the arena (valid until the caller
+ * resets below its mark). In measure mode only the allocation is counted. NULL: arena too small. */
+const float *sd_lin_weight(sd_act *a, const sd_lin *l);
+/* y (rows, out) = x (rows, in) W^T + b, the weight converted as sd_lin_weight does (nothing is
+ * computed in measure mode). */
+trdi_status sd_linear(sd_act *a, const sd_lin *l, int64_t rows, const float *x, float *y);
 /* Convolution with stride / symmetric zero padding; *y (b, cout, oh, ow). */
 trdi_status sd_conv2d(sd_act *a, const sd_conv *c, int64_t b, int64_t h, int64_t w,
                       const float *x, int64_t stride, int64_t pad, float **y, int64_t *oh,

@@ -42,8 +42,10 @@ typedef struct ublock {
 struct trdi_unet {
     trdi_unet_config cfg;
     trdi_safetensors *file;
-    float *weights;
+    float *weights;     /* float32 tensors (wl.buf) */
     size_t nweights;
+    uint16_t *weights16; /* matrices the file stores as F16, kept as fp16 (wl.buf16) */
+    size_t nweights16;
     sd_lin time1, time2;
     sd_conv conv_in, conv_out;
     sd_norm norm_out;
@@ -337,6 +339,7 @@ void trdi_unet_free(trdi_unet *u) {
         }
     free_tf(&u->mid_att);
     free(u->weights);
+    free(u->weights16);
     sd_act_free(&u->act);
     trdi_safetensors_close(u->file);
     free(u);
@@ -363,11 +366,14 @@ trdi_status trdi_unet_load(const trdi_diffusers *m, const char *component, trdi_
     if (st == TRDI_OK) {
         wl.f = u->file;
         wl.prefix = "";
+        wl.keep_f16 = true;
         st = build(u, &wl);
         if (st == TRDI_OK) st = sd_wl_begin_load(&wl, trdi_safetensors_path(u->file), false);
         u->weights = wl.buf;
+        u->weights16 = wl.buf16;
         if (st == TRDI_OK) st = build(u, &wl);
         u->nweights = wl.total;
+        u->nweights16 = wl.total16;
         sd_wl_free_specs(&wl);
     }
     /* everything is float32 in our buffer now: the mapping is no longer needed */
@@ -382,7 +388,9 @@ trdi_status trdi_unet_load(const trdi_diffusers *m, const char *component, trdi_
 }
 
 const trdi_unet_config *trdi_unet_get_config(const trdi_unet *u) { return u ? &u->cfg : NULL; }
-size_t trdi_unet_weight_bytes(const trdi_unet *u) { return u ? u->nweights * sizeof(float) : 0; }
+size_t trdi_unet_weight_bytes(const trdi_unet *u) {
+    return u ? u->nweights * sizeof(float) + u->nweights16 * sizeof(uint16_t) : 0;
+}
 size_t trdi_unet_arena_bytes(const trdi_unet *u) { return u ? u->act.arena.cap : 0; }
 double trdi_unet_flops(const trdi_unet *u) { return u ? u->flops : 0; }
 
@@ -436,10 +444,8 @@ static trdi_status tf_fwd(trdi_unet *u, const tf2d *t, int64_t b, int64_t hw, co
         return st;
     if (a->measure) /* proj_in, proj_out, GEGLU feed-forward (8C + 4C per row and block) */
         a->flops += 2.0 * (double)rows * (double)(ch * ch) * (2.0 + 12.0 * (double)t->depth);
-    if (!a->measure) {
-        sd_nchw_to_tokens(b, ch, hw, g, tok);
-        trdi_k_linear(rows, ch, ch, tok, t->proj_in.w, t->proj_in.b, hs);
-    }
+    if (!a->measure) sd_nchw_to_tokens(b, ch, hw, g, tok);
+    if ((st = sd_linear(a, &t->proj_in, rows, tok, hs)) != TRDI_OK) return st;
     for (int64_t d = 0; d < t->depth; d++) {
         const tf_block *blk = &t->blocks[d];
         if (!a->measure) trdi_k_layernorm(rows, ch, hs, blk->n1.g, blk->n1.b, 1e-5f, nb);
@@ -449,26 +455,27 @@ static trdi_status tf_fwd(trdi_unet *u, const tf2d *t, int64_t b, int64_t hw, co
             trdi_k_layernorm(rows, ch, hs, blk->n2.g, blk->n2.b, 1e-5f, nb);
         }
         if ((st = sd_attention_fwd(a, &blk->a2, b, hw, nb, s, ctx, ab)) != TRDI_OK) return st;
-        if (a->measure) continue;
-        trdi_k_add(rows * ch, hs, ab, hs);
-        trdi_k_layernorm(rows, ch, hs, blk->n3.g, blk->n3.b, 1e-5f, nb);
-        /* GEGLU: [h, gate] = proj(x).chunk(2); out = net.2(h * gelu(gate)), in row chunks */
-        for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-            int64_t nr = rows - r0 < chunk ? rows - r0 : chunk;
-            trdi_k_linear(nr, ch, 8 * ch, nb + r0 * ch, blk->ff1.w, blk->ff1.b, ff);
-            for (int64_t r = 0; r < nr; r++) {
-                float *hrow = ff + r * 8 * ch, *gate = hrow + 4 * ch;
-                trdi_k_gelu(4 * ch, gate, gate);
-                for (int64_t i = 0; i < 4 * ch; i++) hrow[i] *= gate[i];
+        size_t mkw = sd_mark(a);
+        const float *w1 = sd_lin_weight(a, &blk->ff1), *w2 = sd_lin_weight(a, &blk->ff2);
+        NEED(w1 && w2);
+        if (!a->measure) {
+            trdi_k_add(rows * ch, hs, ab, hs);
+            trdi_k_layernorm(rows, ch, hs, blk->n3.g, blk->n3.b, 1e-5f, nb);
+            /* GEGLU: [h, gate] = proj(x).chunk(2); out = net.2(h * gelu(gate)), in row chunks */
+            for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+                int64_t nr = rows - r0 < chunk ? rows - r0 : chunk;
+                trdi_k_linear(nr, ch, 8 * ch, nb + r0 * ch, w1, blk->ff1.b, ff);
+                trdi_k_geglu(nr, 4 * ch, ff);
+                trdi_k_gemm(false, true, nr, ch, 4 * ch, 1.0f, ff, 8 * ch, w2, 4 * ch, 0.0f,
+                            ab + r0 * ch, ch);
+                trdi_k_add_rowvec(nr, ch, blk->ff2.b, ab + r0 * ch);
             }
-            trdi_k_gemm(false, true, nr, ch, 4 * ch, 1.0f, ff, 8 * ch, blk->ff2.w, 4 * ch, 0.0f,
-                        ab + r0 * ch, ch);
-            trdi_k_add_rowvec(nr, ch, blk->ff2.b, ab + r0 * ch);
+            trdi_k_add(rows * ch, hs, ab, hs);
         }
-        trdi_k_add(rows * ch, hs, ab, hs);
+        sd_reset(a, mkw);
     }
+    if ((st = sd_linear(a, &t->proj_out, rows, hs, tok)) != TRDI_OK) return st;
     if (!a->measure) {
-        trdi_k_linear(rows, ch, ch, hs, t->proj_out.w, t->proj_out.b, tok);
         sd_tokens_to_nchw(b, ch, hw, tok, out);
         trdi_k_add(b * ch * hw, out, x, out);
     }
@@ -479,7 +486,8 @@ static trdi_status tf_fwd(trdi_unet *u, const tf2d *t, int64_t b, int64_t hw, co
 /* time_emb_proj(SiLU(temb)) of one resnet into tp, then the resnet. */
 static trdi_status res_fwd(trdi_unet *u, const sd_resnet *r, const float *silu_temb, float *tp,
                            int64_t b, int64_t h, int64_t w, const float *x, float **y) {
-    if (!u->act.measure) trdi_k_linear(1, r->temb.in, r->cout, silu_temb, r->temb.w, r->temb.b, tp);
+    trdi_status st = sd_linear(&u->act, &r->temb, 1, silu_temb, tp);
+    if (st != TRDI_OK) return st;
     return sd_resnet_fwd(&u->act, r, u->cfg.groups, (float)u->cfg.eps, b, h, w, x, tp, y);
 }
 
@@ -528,6 +536,9 @@ static trdi_status forward_impl(trdi_unet *u, int64_t B, int64_t H, int64_t W, c
     float *stemb = sd_alloc(a, (size_t)te);
     float *tp = sd_alloc(a, (size_t)u->max_cout);
     NEED(tproj && temb && stemb && tp);
+    size_t mkt = sd_mark(a);
+    const float *wt1 = sd_lin_weight(a, &u->time1), *wt2 = sd_lin_weight(a, &u->time2);
+    NEED(wt1 && wt2);
     if (run) {
         /* get_timestep_embedding: exponent = -ln(10000) * i / (half - shift) in float32,
          * args = t * exp(exponent); [sin, cos], flipped to [cos, sin] */
@@ -541,12 +552,13 @@ static trdi_status forward_impl(trdi_unet *u, int64_t B, int64_t H, int64_t W, c
             tproj[half + i] = c->flip_sin_to_cos ? sv : cv;
         }
         debug_out(u, dbg, user, "time_proj", tproj, 1, c0, 1, 1);
-        trdi_k_linear(1, c0, te, tproj, u->time1.w, u->time1.b, stemb);
+        trdi_k_linear(1, c0, te, tproj, wt1, u->time1.b, stemb);
         trdi_k_silu(te, stemb, stemb);
-        trdi_k_linear(1, te, te, stemb, u->time2.w, u->time2.b, temb);
+        trdi_k_linear(1, te, te, stemb, wt2, u->time2.b, temb);
         debug_out(u, dbg, user, "time_embedding", temb, 1, te, 1, 1);
         trdi_k_silu(te, temb, stemb);
     }
+    sd_reset(a, mkt);
     trdi_status st;
     skip skips[1 + TRDI_UNET_MAX_BLOCKS * (TRDI_UNET_MAX_LAYERS + 1)];
     int ns = 0;

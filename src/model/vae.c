@@ -255,7 +255,7 @@ static trdi_status mid_fwd(trdi_vae *v, const vmid *m, int64_t b, int64_t ch, in
     float *r = NULL;
     TRY(sd_resnet_fwd(a, &m->res[0], g, VAE_EPS, b, h, w, *x, NULL, &r));
     r = sd_keep(a, mk, r, (size_t)(b * ch * hw));
-    if (m->attn.q.w) {
+    if (m->attn.q.w || m->attn.q.w16) {
         float *y = sd_alloc(a, (size_t)(b * ch * hw));
         size_t mk2 = sd_mark(a);
         float *gn = sd_alloc(a, (size_t)(b * ch * hw));

@@ -145,6 +145,32 @@ static void add_case(trdi_rng *rng, int64_t rows, int64_t d) {
     free(a), free(b), free(y), free(yr);
 }
 
+/* GEGLU rows [h | gate]: h *= gelu(gate). Same error model as act_case for gelu(gate) (8u of
+ * |gelu| + |gate|), times |h|, plus one rounding of the product. */
+static void geglu_case(trdi_rng *rng, int64_t rows, int64_t half) {
+    size_t n = (size_t)(rows * 2 * half);
+    float *x = trdi_mallocn(n, sizeof(float)), *y = trdi_mallocn(n, sizeof(float));
+    float *yr = trdi_mallocn(n, sizeof(float));
+    trdi_rng_normal_fill(rng, x, n);
+    for (size_t i = 0; i < n; i++) x[i] *= 4.0f;
+    memcpy(y, x, n * sizeof(float));
+    memcpy(yr, x, n * sizeof(float));
+    trdi_k_geglu(rows, half, y);
+    trdi_k_geglu_ref(rows, half, yr);
+    int64_t bad = 0;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t i = 0; i < half; i++) {
+            size_t k = (size_t)(r * 2 * half + i);
+            double h = fabs((double)x[k]), g = fabs((double)x[k + (size_t)half]);
+            double gelu = fabs((double)yr[k]) / (h > 0 ? h : 1);
+            double tol = 8 * U * (gelu + g) * h + U * fabs((double)yr[k]) + 1e-37;
+            if (!(fabs((double)y[k] - (double)yr[k]) <= tol)) bad++;
+        }
+    CHECK_MSG(bad == 0, "geglu %lldx%lld: %lld bad", (long long)rows, (long long)half,
+              (long long)bad);
+    free(x), free(y), free(yr);
+}
+
 int main(void) {
     hand_cases();
     trdi_rng rng;
@@ -162,5 +188,7 @@ int main(void) {
         act_case(&rng, "quick_gelu", trdi_k_quick_gelu, trdi_k_quick_gelu_ref, ns[i]);
         act_case(&rng, "silu", trdi_k_silu, trdi_k_silu_ref, ns[i]);
     }
+    geglu_case(&rng, 1, 5);
+    geglu_case(&rng, 33, 1280); /* over the parallel threshold */
     return TEST_SUMMARY();
 }

@@ -15,6 +15,17 @@ void trdi_k_gelu_ref(int64_t n, const float *x, float *y) {
     }
 }
 
+void trdi_k_geglu_ref(int64_t rows, int64_t half, float *x) {
+    for (int64_t r = 0; r < rows; r++) {
+        float *h = x + r * 2 * half, *gate = h + half;
+        for (int64_t i = 0; i < half; i++) {
+            float g;
+            trdi_k_gelu_ref(1, &gate[i], &g);
+            h[i] = (float)((double)h[i] * (double)g);
+        }
+    }
+}
+
 void trdi_k_quick_gelu_ref(int64_t n, const float *x, float *y) {
     for (int64_t i = 0; i < n; i++) {
         double v = x[i];
