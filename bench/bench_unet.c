@@ -426,8 +426,9 @@ int main(int argc, char **argv) {
     }
     double t0 = now_s();
     g_sgemm = sgemm_gflops(sgemm_n, 2);
-    printf("# sgemm %dx%dx%d (cblas, best of 2): %.1f GFLOP/s in %.1f s\n", sgemm_n, sgemm_n,
-           sgemm_n, g_sgemm, now_s() - t0);
+    printf("# sgemm %dx%dx%d (cblas, best of 2): %.1f GFLOP/s in %.1f s\n# BLAS: %s; kernels: %s\n",
+           sgemm_n, sgemm_n, sgemm_n, g_sgemm, now_s() - t0, openblas_get_config(),
+           openblas_get_corename());
     printf("# FLOPs: analytic from the configs (conv, linear, attention; 2 per multiply-add), "
            "77 text tokens\n");
     printf("%-24s %9s %9s %9s %7s %12s  %8s\n", "case", "seconds", "GFLOP", "GFLOP/s", "/sgemm",

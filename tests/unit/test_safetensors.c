@@ -227,6 +227,16 @@ static void test_round_trip(const char *dir) {
     float hf[4];
     CHECK(trdi_safetensors_read_f32(f, "h", hf, 4) == TRDI_OK);
     CHECK(hf[0] == 1.0f && hf[1] == -2.0f && isinf(hf[2]) && hf[3] == ldexpf(1.0f, -24));
+    /* raw bytes: the stored fp16 bits; dtype and size must both match */
+    uint16_t hraw[4] = {0};
+    CHECK(trdi_safetensors_read_raw(f, "h", TRDI_ST_F16, hraw, sizeof hraw) == TRDI_OK &&
+          memcmp(hraw, h, sizeof hraw) == 0);
+    CHECK(trdi_safetensors_read_raw(f, "h", TRDI_ST_BF16, hraw, sizeof hraw) == TRDI_ERR_FORMAT);
+    CHECK(strstr(trdi_last_error(), "'h'") && strstr(trdi_last_error(), "F16"));
+    CHECK(trdi_safetensors_read_raw(f, "h", TRDI_ST_F16, hraw, 6) == TRDI_ERR_FORMAT);
+    CHECK(trdi_safetensors_read_raw(f, "nope", TRDI_ST_F16, hraw, 8) == TRDI_ERR_FORMAT);
+    /* reading after a read released the pages gives the same values again */
+    CHECK(trdi_safetensors_read_f32(f, "h", hf, 4) == TRDI_OK && hf[1] == -2.0f);
     float iv[2];
     CHECK(trdi_safetensors_read_f32(f, "ints", iv, 2) == TRDI_OK && iv[0] == -5.0f &&
           iv[1] == 999.0f);
