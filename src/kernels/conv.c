@@ -79,6 +79,31 @@ static void im2col_rows(const trdi_conv2d_shape *s, const float *x, int64_t r0, 
     }
 }
 
+void trdi_im2row(const trdi_conv2d_shape *s, const float *x, float *a) {
+    const int64_t oh_n = trdi_conv_out_len(s->h, s->kh, s->stride_h, s->pad_h);
+    const int64_t ow_n = trdi_conv_out_len(s->w, s->kw, s->stride_w, s->pad_w);
+    const int64_t kk = s->c_in * s->kh * s->kw;
+#pragma omp parallel for schedule(static) if (oh_n * ow_n * kk > TRDI_CONV_PAR_MIN)
+    for (int64_t p = 0; p < oh_n * ow_n; p++) {
+        const int64_t oh = p / ow_n, ow = p % ow_n;
+        float *row = a + p * kk;
+        for (int64_t ci = 0; ci < s->c_in; ci++)
+            for (int64_t i = 0; i < s->kh; i++) {
+                const int64_t ih = oh * s->stride_h - s->pad_h + i;
+                float *dst = row + (ci * s->kh + i) * s->kw;
+                if (ih < 0 || ih >= s->h) {
+                    memset(dst, 0, (size_t)s->kw * sizeof(float));
+                    continue;
+                }
+                const float *src = x + (ci * s->h + ih) * s->w;
+                for (int64_t j = 0; j < s->kw; j++) {
+                    const int64_t iw = ow * s->stride_w - s->pad_w + j;
+                    dst[j] = (iw < 0 || iw >= s->w) ? 0.0f : src[iw];
+                }
+            }
+    }
+}
+
 trdi_status trdi_conv2d(const trdi_conv2d_shape *s, const float *x, const float *w,
                         const float *bias, float *y, float *scratch, size_t scratch_floats) {
     trdi_status st = trdi_conv2d_check(s);

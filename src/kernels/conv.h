@@ -48,6 +48,11 @@ size_t trdi_conv2d_scratch_batched(const trdi_conv2d_shape *s);
  */
 trdi_status trdi_conv2d(const trdi_conv2d_shape *s, const float *x, const float *w,
                         const float *bias, float *y, float *scratch, size_t scratch_floats);
+/* Patches of one image as rows: a (out_h * out_w, c_in * kh * kw), row p = output pixel p, its
+ * entries in the weight's (c_in, kh, kw) order (0 outside the image). Then conv = a W^T, the
+ * layout of the fp16-weight GEMM for small images (trdi_k_gemm_nt_f16). Shape must be valid. */
+void trdi_im2row(const trdi_conv2d_shape *s, const float *x, float *a);
+
 /* Direct 7-loop convolution with double accumulation: the oracle. Same contract, no scratch. */
 trdi_status trdi_conv2d_ref(const trdi_conv2d_shape *s, const float *x, const float *w,
                             const float *bias, float *y);

@@ -31,6 +31,30 @@ void trdi_k_gemm_ref(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k
                      const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                      int64_t ldc);
 
+/* C = A W^T (+ bias) with W held as fp16 bits, for few rows of A (the UNet's lowest
+ * resolutions, where W is large and used for only 16-128 columns):
+ *   C[j * ldcn + i * ldcm] = sum_k A[j * lda + k] * float(W[i * ldw + k]) (+ bias[i])
+ * for j < n, i < m. Each thread reads its rows of W once, converting them in registers.
+ * The strides let C be row-major (ldcn = m, ldcm = 1: a linear layer's (tokens, out)) or
+ * transposed (ldcn = 1, ldcm = n: a convolution's (channels, pixels)). Scratch: at least
+ * trdi_k_gemm_nt_f16_scratch(n, k) floats (TRDI_ERR_INTERNAL otherwise). Sums in float over
+ * lanes of 8; the reference sums in double. */
+size_t trdi_k_gemm_nt_f16_scratch(int64_t n, int64_t k);
+int64_t trdi_k_gemm_nt_f16_pad_rows(int64_t n);
+/* Rows of A up to which this CPU's tile beats converting W to float32 and calling sgemm
+ * (measured; 0 where only the portable tile exists). */
+int64_t trdi_k_gemm_nt_f16_max_rows(void);
+/* For tests: the highest instruction set the fp16 GEMM may use from now on (1 portable C,
+ * 2 AVX2, 3 AVX-512; the CPU's support still applies). Returns the previous limit. Process-wide,
+ * not for use while other threads run the kernel. */
+int trdi_k_gemm_nt_f16_limit_isa(int isa);
+trdi_status trdi_k_gemm_nt_f16(int64_t n, int64_t m, int64_t k, const float *a, int64_t lda,
+                               const uint16_t *w, int64_t ldw, const float *bias, float *c,
+                               int64_t ldcn, int64_t ldcm, float *scratch, size_t scratch_floats);
+void trdi_k_gemm_nt_f16_ref(int64_t n, int64_t m, int64_t k, const float *a, int64_t lda,
+                            const uint16_t *w, int64_t ldw, const float *bias, float *c,
+                            int64_t ldcn, int64_t ldcm);
+
 /* ---- Linear layer (torch.nn.Linear) --------------------------------------------------------- */
 /* y (rows, out) = x (rows, in) W^T + bias, with W (out, in) as PyTorch stores it; bias (out) or
  * NULL. y must not overlap x. */

@@ -278,12 +278,66 @@ const float *sd_lin_weight(sd_act *a, const sd_lin *l) {
     return weight_f32(a, l->w, l->w16, (size_t)(l->out * l->in));
 }
 
-trdi_status sd_linear(sd_act *a, const sd_lin *l, int64_t rows, const float *x, float *y) {
+/* An fp16 weight used for at most this many rows goes to the fp16 GEMM, which reads it once
+ * instead of converting it to float32 for sgemm (0: never; the kernel knows the crossover). */
+static bool use_f16_gemm(const uint16_t *w16, int64_t rows) {
+    return w16 && rows <= trdi_k_gemm_nt_f16_max_rows();
+}
+
+trdi_status sd_linear_ld(sd_act *a, const sd_lin *l, int64_t rows, const float *x, int64_t ldx,
+                         float *y, int64_t ldy) {
     size_t mk = sd_mark(a);
-    const float *w = sd_lin_weight(a, l);
-    SD_NEED(w);
-    if (!a->measure) trdi_k_linear(rows, l->in, l->out, x, w, l->b, y);
+    trdi_status st = TRDI_OK;
+    if (use_f16_gemm(l->w16, rows)) {
+        size_t ns = trdi_k_gemm_nt_f16_scratch(rows, l->in);
+        float *scr = sd_alloc(a, ns);
+        SD_NEED(scr);
+        if (!a->measure)
+            st = trdi_k_gemm_nt_f16(rows, l->out, l->in, x, ldx, l->w16, l->in, l->b, y, ldy, 1,
+                                    scr, ns);
+    } else {
+        const float *w = sd_lin_weight(a, l);
+        SD_NEED(w);
+        if (!a->measure) {
+            /* y = bias + x W^T (torch.addmm order: the bias preloaded, sgemm adds) */
+            if (l->b)
+                for (int64_t r = 0; r < rows; r++)
+                    memcpy(y + r * ldy, l->b, (size_t)l->out * sizeof(float));
+            trdi_k_gemm(false, true, rows, l->out, l->in, 1.0f, x, ldx, w, l->in,
+                        l->b ? 1.0f : 0.0f, y, ldy);
+        }
+    }
     sd_reset(a, mk);
+    return st;
+}
+
+trdi_status sd_linear(sd_act *a, const sd_lin *l, int64_t rows, const float *x, float *y) {
+    return sd_linear_ld(a, l, rows, x, l->in, y, l->out);
+}
+
+/* A convolution whose output has few pixels, with an fp16 weight: patches as rows (im2row), one
+ * fp16 GEMM for the whole batch into (cout, b * plane), then per image into y. */
+static trdi_status conv_f16_small(sd_act *a, const sd_conv *c, const trdi_conv2d_shape *s,
+                                  const float *x, float *y) {
+    int64_t oh = trdi_conv_out_len(s->h, s->kh, s->stride_h, s->pad_h);
+    int64_t ow = trdi_conv_out_len(s->w, s->kw, s->stride_w, s->pad_w);
+    int64_t plane = oh * ow, rows = s->n * plane, kk = s->c_in * s->kh * s->kw;
+    size_t ns = trdi_k_gemm_nt_f16_scratch(rows, kk);
+    float *patches = sd_alloc(a, (size_t)(rows * kk)), *scr = sd_alloc(a, ns);
+    float *tmp = s->n > 1 ? sd_alloc(a, (size_t)(rows * c->cout)) : y;
+    SD_NEED(patches && scr && tmp);
+    if (a->measure) return TRDI_OK;
+    trdi_conv2d_shape one = *s;
+    one.n = 1;
+    for (int64_t b = 0; b < s->n; b++)
+        trdi_im2row(&one, x + b * s->c_in * s->h * s->w, patches + b * plane * kk);
+    trdi_status st = trdi_k_gemm_nt_f16(rows, c->cout, kk, patches, kk, c->w16, kk, c->b, tmp, 1,
+                                        rows, scr, ns);
+    if (st != TRDI_OK || s->n == 1) return st;
+    for (int64_t b = 0; b < s->n; b++)
+        for (int64_t co = 0; co < c->cout; co++)
+            memcpy(y + (b * c->cout + co) * plane, tmp + co * rows + b * plane,
+                   (size_t)plane * sizeof(float));
     return TRDI_OK;
 }
 
@@ -308,6 +362,12 @@ static trdi_status conv_into(sd_act *a, const sd_conv *c, int64_t b, int64_t h, 
         a->flops += 2.0 * (double)(b * c->cout * oh * ow) * (double)(c->cin * c->k * c->k);
     }
     size_t mk = sd_mark(a);
+    int64_t out_pixels = b * trdi_conv_out_len(h, c->k, stride, pad) * trdi_conv_out_len(w, c->k, stride, pad);
+    if (use_f16_gemm(c->w16, out_pixels)) {
+        trdi_status st = conv_f16_small(a, c, &s, x, y);
+        sd_reset(a, mk);
+        return st;
+    }
     const float *wf = weight_f32(a, c->w, c->w16, (size_t)(c->cout * c->cin * c->k * c->k));
     SD_NEED(wf);
     float *scratch = need ? sd_alloc(a, need) : NULL;

@@ -110,6 +110,9 @@ const float *sd_lin_weight(sd_act *a, const sd_lin *l);
 /* y (rows, out) = x (rows, in) W^T + b, the weight converted as sd_lin_weight does (nothing is
  * computed in measure mode). */
 trdi_status sd_linear(sd_act *a, const sd_lin *l, int64_t rows, const float *x, float *y);
+/* The same with row strides: x rows every ldx floats, y rows every ldy. */
+trdi_status sd_linear_ld(sd_act *a, const sd_lin *l, int64_t rows, const float *x, int64_t ldx,
+                         float *y, int64_t ldy);
 /* Convolution with stride / symmetric zero padding; *y (b, cout, oh, ow). */
 trdi_status sd_conv2d(sd_act *a, const sd_conv *c, int64_t b, int64_t h, int64_t w,
                       const float *x, int64_t stride, int64_t pad, float **y, int64_t *oh,

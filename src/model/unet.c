@@ -455,24 +455,19 @@ static trdi_status tf_fwd(trdi_unet *u, const tf2d *t, int64_t b, int64_t hw, co
             trdi_k_layernorm(rows, ch, hs, blk->n2.g, blk->n2.b, 1e-5f, nb);
         }
         if ((st = sd_attention_fwd(a, &blk->a2, b, hw, nb, s, ctx, ab)) != TRDI_OK) return st;
-        size_t mkw = sd_mark(a);
-        const float *w1 = sd_lin_weight(a, &blk->ff1), *w2 = sd_lin_weight(a, &blk->ff2);
-        NEED(w1 && w2);
         if (!a->measure) {
             trdi_k_add(rows * ch, hs, ab, hs);
             trdi_k_layernorm(rows, ch, hs, blk->n3.g, blk->n3.b, 1e-5f, nb);
-            /* GEGLU: [h, gate] = proj(x).chunk(2); out = net.2(h * gelu(gate)), in row chunks */
-            for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
-                int64_t nr = rows - r0 < chunk ? rows - r0 : chunk;
-                trdi_k_linear(nr, ch, 8 * ch, nb + r0 * ch, w1, blk->ff1.b, ff);
-                trdi_k_geglu(nr, 4 * ch, ff);
-                trdi_k_gemm(false, true, nr, ch, 4 * ch, 1.0f, ff, 8 * ch, w2, 4 * ch, 0.0f,
-                            ab + r0 * ch, ch);
-                trdi_k_add_rowvec(nr, ch, blk->ff2.b, ab + r0 * ch);
-            }
-            trdi_k_add(rows * ch, hs, ab, hs);
         }
-        sd_reset(a, mkw);
+        /* GEGLU: [h, gate] = proj(x).chunk(2); out = net.2(h * gelu(gate)), in row chunks */
+        for (int64_t r0 = 0; r0 < rows; r0 += chunk) {
+            int64_t nr = rows - r0 < chunk ? rows - r0 : chunk;
+            if ((st = sd_linear(a, &blk->ff1, nr, nb + r0 * ch, ff)) != TRDI_OK) return st;
+            if (!a->measure) trdi_k_geglu(nr, 4 * ch, ff);
+            st = sd_linear_ld(a, &blk->ff2, nr, ff, 8 * ch, ab + r0 * ch, ch);
+            if (st != TRDI_OK) return st;
+        }
+        if (!a->measure) trdi_k_add(rows * ch, hs, ab, hs);
     }
     if ((st = sd_linear(a, &t->proj_out, rows, hs, tok)) != TRDI_OK) return st;
     if (!a->measure) {

@@ -7,6 +7,7 @@
 
 #include "core/core.h"
 #include "kernels/conv.h"
+#include "kernels/kernels.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -78,6 +79,33 @@ static trdi_conv2d_shape shp(int64_t n, int64_t ci, int64_t h, int64_t w, int64_
     return s;
 }
 
+/* im2row: one image's patches as rows; their product with W^T (the reference GEMM) equals the
+ * reference convolution, transposed. Same error bound as check_conv (kk + 1 terms). */
+static void check_im2row(trdi_rng *rng, trdi_conv2d_shape s) {
+    int64_t oh = trdi_conv_out_len(s.h, s.kh, s.stride_h, s.pad_h);
+    int64_t ow = trdi_conv_out_len(s.w, s.kw, s.stride_w, s.pad_w);
+    int64_t kk = s.c_in * s.kh * s.kw, plane = oh * ow;
+    float *x = malloc((size_t)(s.c_in * s.h * s.w) * sizeof(float));
+    float *w = malloc((size_t)(s.c_out * kk) * sizeof(float));
+    float *a = malloc((size_t)(plane * kk) * sizeof(float));
+    float *c = malloc((size_t)(plane * s.c_out) * sizeof(float));
+    float *y = malloc((size_t)(s.c_out * plane) * sizeof(float));
+    fill_uniform(rng, x, (size_t)(s.c_in * s.h * s.w));
+    fill_uniform(rng, w, (size_t)(s.c_out * kk));
+    trdi_im2row(&s, x, a);
+    trdi_k_gemm_ref(false, true, plane, s.c_out, kk, 1.0f, a, kk, w, kk, 0.0f, c, s.c_out);
+    CHECK(trdi_conv2d_ref(&s, x, w, NULL, y) == TRDI_OK);
+    double tol = (double)(kk + 1) * ldexp(1.0, -24) * (double)kk; /* |x|, |w| <= 1 */
+    size_t bad = 0;
+    for (int64_t p = 0; p < plane; p++)
+        for (int64_t co = 0; co < s.c_out; co++)
+            if (!(fabs((double)c[p * s.c_out + co] - (double)y[co * plane + p]) <= tol)) bad++;
+    CHECK_MSG(bad == 0, "im2row c%lld %lldx%lld k%lld s%lld p%lld: %zu bad", (long long)s.c_in,
+              (long long)s.h, (long long)s.w, (long long)s.kh, (long long)s.stride_h,
+              (long long)s.pad_h, bad);
+    free(x), free(w), free(a), free(c), free(y);
+}
+
 static void test_conv_sweep(void) {
     trdi_rng rng;
     trdi_rng_seed(&rng, 42);
@@ -102,6 +130,10 @@ static void test_conv_sweep(void) {
         check_conv(&rng, shapes[i], -1, true); /* whole batch in one GEMM (n >= 2) */
     }
     check_conv(&rng, shp(3, 9, 10, 7, 11, 3, 3, 1, 1, 1, 1), -1, false); /* batch 3, no bias */
+    check_im2row(&rng, shp(1, 5, 4, 4, 7, 3, 3, 1, 1, 1, 1));  /* the UNet's 3x3 at 4x4 */
+    check_im2row(&rng, shp(1, 3, 9, 8, 4, 3, 3, 2, 2, 1, 1));  /* stride 2 (downsample) */
+    check_im2row(&rng, shp(1, 2, 5, 6, 3, 3, 2, 1, 3, 2, 0));  /* rectangular, mixed */
+    check_im2row(&rng, shp(1, 6, 3, 3, 5, 1, 1, 1, 1, 0, 0));  /* 1x1 */
 }
 
 static void test_conv_errors(void) {

@@ -129,6 +129,50 @@ static void linear_case(trdi_rng *rng, int64_t rows, int64_t in, int64_t out, bo
     free(x), free(w), free(bias), free(y), free(yr);
 }
 
+/* gemm_nt_f16 against its double reference: A (n, k) with padded rows, W fp16 (m, k), both C
+ * layouts, with and without bias. W values are random fp16 (exact in float), so the bound is
+ * the dot-product one on sum |a w| (+ |bias|), with k + 1 terms. */
+static void gemm_f16_case(trdi_rng *rng, int64_t n, int64_t m, int64_t k, bool transposed_c,
+                          bool with_bias) {
+    int64_t lda = k + 3, ldw = k + 5;
+    float *a = malloc((size_t)(n * lda) * sizeof(float));
+    float *wf = malloc((size_t)(m * ldw) * sizeof(float)), *bias = malloc((size_t)m * sizeof(float));
+    uint16_t *w = malloc((size_t)(m * ldw) * sizeof(uint16_t));
+    float *c = malloc((size_t)(n * m) * sizeof(float)), *cr = malloc((size_t)(n * m) * sizeof(float));
+    float *bound = malloc((size_t)(n * m) * sizeof(float));
+    trdi_rng_normal_fill(rng, a, (size_t)(n * lda));
+    trdi_rng_normal_fill(rng, wf, (size_t)(m * ldw));
+    trdi_rng_normal_fill(rng, bias, (size_t)m);
+    for (int64_t i = 0; i < m * ldw; i++) w[i] = trdi_f32_to_f16(wf[i]);
+    int64_t ldcn = transposed_c ? 1 : m, ldcm = transposed_c ? n : 1;
+    size_t ns = trdi_k_gemm_nt_f16_scratch(n, k);
+    float *scratch = malloc(ns * sizeof(float));
+    for (int64_t i = 0; i < n * m; i++) c[i] = NAN; /* every entry is written */
+    CHECK(trdi_k_gemm_nt_f16(n, m, k, a, lda, w, ldw, with_bias ? bias : NULL, c, ldcn, ldcm,
+                             scratch, ns) == TRDI_OK);
+    trdi_k_gemm_nt_f16_ref(n, m, k, a, lda, w, ldw, with_bias ? bias : NULL, cr, ldcn, ldcm);
+    /* |a| x |w| through the reference gives the bound's sum */
+    float *aa = malloc((size_t)(n * lda) * sizeof(float));
+    uint16_t *aw = malloc((size_t)(m * ldw) * sizeof(uint16_t));
+    float *ab = malloc((size_t)m * sizeof(float));
+    for (int64_t i = 0; i < n * lda; i++) aa[i] = fabsf(a[i]);
+    for (int64_t i = 0; i < m * ldw; i++) aw[i] = (uint16_t)(w[i] & 0x7fff);
+    for (int64_t i = 0; i < m; i++) ab[i] = fabsf(bias[i]);
+    trdi_k_gemm_nt_f16_ref(n, m, k, aa, lda, aw, ldw, with_bias ? ab : NULL, bound, ldcn, ldcm);
+    size_t bad = 0;
+    double g = gamma_k(k + 1);
+    for (int64_t i = 0; i < n * m; i++)
+        if (!(fabs((double)c[i] - (double)cr[i]) <= g * bound[i] + U * fabs((double)cr[i])))
+            bad++;
+    CHECK_MSG(bad == 0, "gemm_nt_f16 n%lld m%lld k%lld: %zu outside the bound", (long long)n,
+              (long long)m, (long long)k, bad);
+    /* too little scratch: an error */
+    CHECK(trdi_k_gemm_nt_f16(n, m, k, a, lda, w, ldw, NULL, c, ldcn, ldcm, scratch, ns - 1) ==
+          TRDI_ERR_INTERNAL);
+    free(a), free(wf), free(bias), free(w), free(c), free(cr), free(bound), free(scratch);
+    free(aa), free(aw), free(ab);
+}
+
 int main(void) {
     hand_cases();
     trdi_rng rng;
@@ -148,5 +192,15 @@ int main(void) {
     linear_case(&rng, 5, 33, 17, true);
     linear_case(&rng, 1, 768, 3072, true);
     linear_case(&rng, 9, 7, 1, false);
+    trdi_rng_seed(&rng, 7);
+    for (int isa = 3; isa >= 1; isa--) { /* each tile this CPU has, then the portable one */
+        trdi_k_gemm_nt_f16_limit_isa(isa);
+        gemm_f16_case(&rng, 1, 1, 1, false, true);       /* all tails: one row, one k */
+        gemm_f16_case(&rng, 7, 5, 13, true, false);      /* odd m (a partial tile), k % 8 != 0 */
+        gemm_f16_case(&rng, 16, 64, 1160, true, true);   /* two k chunks, 136 = 8 x 17 */
+        gemm_f16_case(&rng, 64, 33, 2500, false, true);  /* three k chunks, a short last one */
+        gemm_f16_case(&rng, 13, 300, 320, false, false); /* threads over m */
+    }
+    trdi_k_gemm_nt_f16_limit_isa(3);
     return TEST_SUMMARY();
 }

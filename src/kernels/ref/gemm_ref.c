@@ -31,3 +31,19 @@ void trdi_k_linear_ref(int64_t rows, int64_t in, int64_t out, const float *x, co
         }
     }
 }
+
+void trdi_k_gemm_nt_f16_ref(int64_t n, int64_t m, int64_t k, const float *a, int64_t lda,
+                            const uint16_t *w, int64_t ldw, const float *bias, float *c,
+                            int64_t ldcn, int64_t ldcm) {
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t i = 0; i < m; i++) {
+            double s = 0.0;
+            for (int64_t p = 0; p < k; p++) {
+                float wf;
+                (void)trdi_st_convert_to_f32(TRDI_ST_F16, w + i * ldw + p, 1, &wf);
+                s += (double)a[j * lda + p] * (double)wf;
+            }
+            if (bias) s += (double)bias[i];
+            c[j * ldcn + i * ldcm] = (float)s;
+        }
+}
