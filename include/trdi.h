@@ -803,12 +803,6 @@ trdi_status trdi_safetensors_read_f32_shape(const trdi_safetensors *f, const cha
  * otherwise). For loaders that keep a dtype as it is (fp16 weights). */
 trdi_status trdi_safetensors_read_raw(const trdi_safetensors *f, const char *name,
                                       trdi_st_dtype dtype, void *dst, size_t nbytes);
-/* Tensor `name`'s stored bytes in place: *out points into the open file (valid until
- * trdi_safetensors_close; NOT necessarily aligned), after the same dtype / size checks as
- * trdi_safetensors_read_raw. Its pages are mapped in now, so first use does not fault them in one
- * by one. For loaders that use weights as the file stores them without a copy. */
-trdi_status trdi_safetensors_map_raw(const trdi_safetensors *f, const char *name,
-                                     trdi_st_dtype dtype, size_t nbytes, const void **out);
 /* Allocates and reads tensor `name` as float32: *out (numel floats, free() it) and, when numel is
  * not NULL, its element count. *out is NULL on failure. */
 trdi_status trdi_safetensors_load_f32(const trdi_safetensors *f, const char *name, float **out,

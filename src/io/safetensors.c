@@ -642,44 +642,18 @@ static trdi_status convert_mapped(const trdi_safetensors *f, const trdi_st_tenso
     return copy_mapped(f, t, dst, NULL);
 }
 
-static trdi_status find_raw(const trdi_safetensors *f, const char *name, trdi_st_dtype dtype,
-                            size_t nbytes, const trdi_st_tensor **t) {
-    trdi_status st = trdi_safetensors_find(f, name, t);
-    if (st != TRDI_OK) return st;
-    if ((*t)->dtype != dtype || (*t)->nbytes != nbytes)
-        return trdi_fail(TRDI_ERR_FORMAT, "%s: tensor '%.200s' is %s with %zu bytes, expected %s "
-                         "with %zu", f->path, name, trdi_st_dtype_name((*t)->dtype), (*t)->nbytes,
-                         trdi_st_dtype_name(dtype), nbytes);
-    return TRDI_OK;
-}
-
 trdi_status trdi_safetensors_read_raw(const trdi_safetensors *f, const char *name,
                                       trdi_st_dtype dtype, void *dst, size_t nbytes) {
     const trdi_st_tensor *t;
-    trdi_status st = find_raw(f, name, dtype, nbytes, &t);
+    trdi_status st = trdi_safetensors_find(f, name, &t);
     if (st != TRDI_OK) return st;
+    if (t->dtype != dtype || t->nbytes != nbytes)
+        return trdi_fail(TRDI_ERR_FORMAT, "%s: tensor '%.200s' is %s with %zu bytes, expected %s "
+                         "with %zu", f->path, name, trdi_st_dtype_name(t->dtype), t->nbytes,
+                         trdi_st_dtype_name(dtype), nbytes);
     if (!dst && nbytes)
         return trdi_fail(TRDI_ERR_INVALID_ARG, "safetensors_read_raw: NULL dst for '%.200s'", name);
     return copy_mapped(f, t, NULL, dst);
-}
-
-trdi_status trdi_safetensors_map_raw(const trdi_safetensors *f, const char *name,
-                                     trdi_st_dtype dtype, size_t nbytes, const void **out) {
-    if (!out) return trdi_fail(TRDI_ERR_INVALID_ARG, "safetensors_map_raw: NULL out");
-    *out = NULL;
-    const trdi_st_tensor *t;
-    trdi_status st = find_raw(f, name, dtype, nbytes, &t);
-    if (st != TRDI_OK) return st;
-    void *start = NULL;
-    size_t len = 0;
-    if (tensor_pages(f, t, &start, &len)) {
-#ifdef MADV_POPULATE_READ
-        if (madvise(start, len, MADV_POPULATE_READ) != 0)
-#endif
-            (void)madvise(start, len, MADV_WILLNEED); /* older kernels: read ahead at least */
-    }
-    *out = t->data;
-    return TRDI_OK;
 }
 
 trdi_status trdi_safetensors_read_f32(const trdi_safetensors *f, const char *name, float *dst,

@@ -20,13 +20,10 @@
 
 /* ---- weight loader --------------------------------------------------------------------------- */
 
-/* Records (pass 1) or reads (pass 2) one tensor. as16 (only asked for when the file holds it as
- * F16 with this shape): use the file's fp16 bits, in place when 2-byte aligned (a uint16_t
- * pointer must be), else copied into buf16. Returns the float32 copy or NULL. */
+/* Records (pass 1) or reads (pass 2) one tensor. as16: store the file's fp16 bits in buf16
+ * (only asked for when the file holds it as F16). Returns the float32 copy or NULL. */
 static const float *wl_take(sd_wl *wl, int ndim, const int64_t *dims, const char *name,
                             bool as16, const uint16_t **w16) {
-    const trdi_st_tensor *t = as16 ? trdi_safetensors_lookup(wl->f, name) : NULL;
-    const bool in_place = t && ((uintptr_t)t->data % sizeof(uint16_t)) == 0;
     int64_t numel = 1;
     for (int i = 0; i < ndim; i++) numel *= dims[i];
     if (!wl->load) {
@@ -53,23 +50,10 @@ static const float *wl_take(sd_wl *wl, int ndim, const int64_t *dims, const char
         s->ndim = ndim;
         for (int i = 0; i < ndim; i++) s->shape[i] = dims[i];
         wl->names[wl->n++] = copy;
-        if (as16 && in_place)
-            wl->mapped16 += (size_t)numel;
-        else if (as16)
+        if (as16)
             wl->total16 += (size_t)numel;
         else
             wl->total += (size_t)numel;
-        return NULL;
-    }
-    if (as16 && in_place) {
-        const void *p = NULL;
-        trdi_status st = trdi_safetensors_map_raw(wl->f, name, TRDI_ST_F16,
-                                                  (size_t)numel * sizeof(uint16_t), &p);
-        if (st != TRDI_OK) {
-            wl->err = st;
-            return NULL;
-        }
-        *w16 = p;
         return NULL;
     }
     if (as16) {

@@ -26,8 +26,7 @@ typedef struct sd_wl {
     float *buf;          /* pass 2: one allocation of `total` floats (owned by the model) */
     size_t off;
     bool keep_f16;       /* matrices stored as F16 in the file stay fp16 (sd_wl_get_mat) */
-    size_t mapped16;     /* fp16 values used in place in the file (the model keeps `f` open) */
-    size_t total16;      /* fp16 values copied because misaligned in the file (pass 1) */
+    size_t total16;      /* fp16 values needed (pass 1) */
     uint16_t *buf16;     /* pass 2: `total16` fp16 values (owned by the model) or NULL */
     size_t off16;
     trdi_status err;     /* first failure (pass 2 read or allocation) */
@@ -38,10 +37,8 @@ typedef struct sd_wl {
 const float *sd_wl_get(sd_wl *wl, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
                        const char *fmt, ...) TRDI_PRINTF(7, 8);
 /* A weight matrix: like sd_wl_get, except that with keep_f16 a tensor the file stores as F16 is
- * used as its fp16 bits (*w16 set, *w NULL), in place in the mapped file (a copy only if it is
- * not 2-byte aligned there): no load time, half the memory of float32, pages shared with other
- * processes; converting fp16 to float32 is exact, so layers compute the same numbers as from a
- * float32 copy. The file must then stay open as long as the weights are used. */
+ * kept as its fp16 bits (*w16 set, *w NULL): half the memory, and converting fp16 to float32 is
+ * exact, so layers compute the same numbers as from a float32 copy. */
 void sd_wl_get_mat(sd_wl *wl, const float **w, const uint16_t **w16, int ndim, int64_t d0,
                    int64_t d1, int64_t d2, int64_t d3, const char *fmt, ...) TRDI_PRINTF(9, 10);
 /* Between the passes: checks every collected spec against the file (missing / wrong shape

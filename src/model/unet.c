@@ -44,8 +44,8 @@ struct trdi_unet {
     trdi_safetensors *file;
     float *weights;     /* float32 tensors (wl.buf) */
     size_t nweights;
-    uint16_t *weights16; /* F16 matrices not 2-byte aligned in the file, copied (wl.buf16) */
-    size_t nweights16;   /* fp16 values in use: those + the ones used in place in `file` */
+    uint16_t *weights16; /* matrices the file stores as F16, kept as fp16 (wl.buf16) */
+    size_t nweights16;
     sd_lin time1, time2;
     sd_conv conv_in, conv_out;
     sd_norm norm_out;
@@ -373,14 +373,12 @@ trdi_status trdi_unet_load(const trdi_diffusers *m, const char *component, trdi_
         u->weights16 = wl.buf16;
         if (st == TRDI_OK) st = build(u, &wl);
         u->nweights = wl.total;
-        u->nweights16 = wl.total16 + wl.mapped16;
+        u->nweights16 = wl.total16;
         sd_wl_free_specs(&wl);
     }
-    /* fp16 matrices are used in place in the mapping; otherwise it is no longer needed */
-    if (st != TRDI_OK || wl.mapped16 == 0) {
-        trdi_safetensors_close(u->file);
-        u->file = NULL;
-    }
+    /* everything is float32 in our buffer now: the mapping is no longer needed */
+    trdi_safetensors_close(u->file);
+    u->file = NULL;
     if (st != TRDI_OK) {
         trdi_unet_free(u);
         return st;

@@ -227,8 +227,8 @@ int main(void) {
             CHECK_MSG(r > 10 * REL_TOL, "fp16 and fp32 weights indistinguishable (%.3g)", r);
         }
     }
-    /* fp16 tensors at odd offsets in the file (a header one byte longer) cannot be used in place
-     * and are copied: the same numbers, bit for bit */
+    /* fp16 tensors at odd offsets in the file (a header one byte longer): the same numbers, bit
+     * for bit (the fp16 copy must not assume aligned data) */
     if (u && f16)
         check_misaligned_fp16(u, test_ref_f32(f16, "latent0", NULL),
                               test_ref_f32(f16, "fp16w.p0.prompt_embeds", NULL), out, H, W, S, N);
