@@ -1,7 +1,8 @@
 /* bench_kernels.c -- throughput of the transformer kernels, each optimised kernel beside its plain
  * C reference in the same run (ratios, not absolute times, are what compare across machines):
  * GEMM (OpenBLAS cblas_sgemm vs the reference triple loop) in GFLOP/s at CLIP / UNet / square
- * sizes, and tiled softmax attention vs the reference. Run: build/bench_kernels [--quick].
+ * sizes, tiled softmax attention vs the reference, and the fp16-weight GEMM vs converting the
+ * weight to float32 for sgemm. Run: build/bench_kernels [--quick].
  * Not a test: it asserts nothing about time. */
 #include "core/core.h"
 #include "kernels/kernels.h"
@@ -48,6 +49,26 @@ static void run_attn(void *p) {
         trdi_k_attention_ref(&a->p, a->q, a->k, a->v, a->o, a->scratch);
     else
         (void)trdi_k_attention(&a->p, a->q, a->k, a->v, a->o, a->scratch, a->n_scratch);
+}
+
+typedef struct f16_args {
+    bool baseline; /* convert W to float32, then sgemm (what the UNet did before the kernel) */
+    int64_t n, m, k;
+    const float *a;
+    const uint16_t *w;
+    float *wf, *c, *scratch;
+    size_t n_scratch;
+} f16_args;
+
+static void run_f16(void *p) {
+    f16_args *g = p;
+    if (g->baseline) {
+        (void)trdi_st_convert_to_f32(TRDI_ST_F16, g->w, (size_t)(g->m * g->k), g->wf);
+        trdi_k_gemm(false, true, g->n, g->m, g->k, 1.0f, g->a, g->k, g->wf, g->k, 0.0f, g->c, g->m);
+    } else {
+        (void)trdi_k_gemm_nt_f16(g->n, g->m, g->k, g->a, g->k, g->w, g->k, NULL, g->c, g->m, 1,
+                                 g->scratch, g->n_scratch);
+    }
 }
 
 static double cpu_s(void) {
@@ -150,6 +171,50 @@ int main(int argc, char **argv) {
                t_opt * 1e3, t_ref * 1e3, t_ref > 0 ? t_ref / t_opt : 0.0, flop / t_opt * 1e-9,
                flop / c_opt * 1e-9, (double)ns * 4.0 / 1048576.0);
         free(q), free(k), free(v), free(o), free(s);
+    }
+
+    /* The UNet's lowest-resolution layers: few rows against a large fp16 weight. Several weights
+     * in turn, so that each is read from memory as in a forward pass, not from cache. */
+    const struct { int64_t n, m, k; const char *what; } fs[] = {
+        {16, 1280, 11520, "256px level 4 conv 3x3 (4x4)"},
+        {64, 1280, 11520, "256px level 3 conv 3x3 (8x8)"},
+        {128, 1280, 11520, "256px level 3, batch 2"},
+        {64, 10240, 1280, "256px level 3 GEGLU proj"},
+    };
+    printf("\nfp16-weight GEMM C = A W^T, A (n x k) f32, W (m x k) fp16  GFLOP/s: kernel  "
+           "convert+sgemm  ratio   (rows up to %lld use it)\n", (long long)trdi_k_gemm_nt_f16_max_rows());
+    enum { NW = 6 };
+    for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++) {
+        if (quick && i > 0) break;
+        size_t wn = (size_t)(fs[i].m * fs[i].k);
+        uint16_t *w[NW];
+        float *tmp = randn(&rng, wn);
+        for (int l = 0; l < NW; l++) {
+            w[l] = trdi_mallocn(wn, sizeof(uint16_t));
+            if (!w[l]) exit(1);
+            for (size_t j = 0; j < wn; j++) w[l][j] = trdi_f32_to_f16(tmp[j] * 0.01f);
+        }
+        float *a = randn(&rng, (size_t)(fs[i].n * fs[i].k));
+        float *c = trdi_mallocn((size_t)(fs[i].n * fs[i].m), sizeof(float));
+        size_t ns = trdi_k_gemm_nt_f16_scratch(fs[i].n, fs[i].k);
+        float *scr = trdi_mallocn(ns, sizeof(float));
+        double flop = 2.0 * (double)fs[i].n * (double)fs[i].m * (double)fs[i].k;
+        double best[2] = {1e300, 1e300};
+        for (int rep = 0; rep < (quick ? 1 : 3); rep++)
+            for (int b = 0; b < 2; b++) {
+                double t0 = now_s();
+                for (int l = 0; l < NW; l++) {
+                    f16_args g = {b == 1, fs[i].n, fs[i].m, fs[i].k, a, w[l], tmp, c, scr, ns};
+                    run_f16(&g);
+                }
+                double t = (now_s() - t0) / NW;
+                if (t < best[b]) best[b] = t;
+            }
+        printf("  %4lld x %5lld x %5lld  %-32s %9.1f  %12.1f  %6.2fx\n", (long long)fs[i].n,
+               (long long)fs[i].m, (long long)fs[i].k, fs[i].what, flop / best[0] * 1e-9,
+               flop / best[1] * 1e-9, best[1] / best[0]);
+        for (int l = 0; l < NW; l++) free(w[l]);
+        free(tmp), free(a), free(c), free(scr);
     }
     return 0;
 }
