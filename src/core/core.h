@@ -34,6 +34,9 @@ void *trdi_mallocn(size_t count, size_t size);
  * ~1700 page faults instead of ~850,000, and GEMM packing misses the TLB less). free() it. */
 void *trdi_malloc_large(size_t count, size_t size);
 
+/* Threads an OpenMP parallel region would use now (omp_get_max_threads; 1 without OpenMP). */
+int trdi_max_threads(void);
+
 /* A small deterministic RNG (xoshiro256** seeded through splitmix64). Same seed -> same stream on
  * every platform. */
 typedef struct trdi_rng {

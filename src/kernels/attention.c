@@ -42,14 +42,6 @@ static int64_t key_stride(int64_t tk) {
     return n % 256 == 0 ? n + 16 : n;
 }
 
-static int max_threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
 int64_t trdi_k_attention_tile_rows(const trdi_k_attn *p) {
     return p->tq < TILE_ROWS ? (p->tq > 0 ? p->tq : 1) : TILE_ROWS;
 }
@@ -64,7 +56,7 @@ static size_t per_thread_floats(const trdi_k_attn *p) {
 }
 
 size_t trdi_k_attention_scratch(const trdi_k_attn *p) {
-    return shared_floats(p) + (size_t)max_threads() * per_thread_floats(p);
+    return shared_floats(p) + (size_t)trdi_max_threads() * per_thread_floats(p);
 }
 
 /* exp(x) for x <= 0 (softmax arguments x - max), vectorisable: x = n ln2 + r with |r| <= ln2/2,
@@ -221,7 +213,7 @@ trdi_status trdi_k_attention(const trdi_k_attn *p, const float *q, const float *
     if (scratch_floats < shared + per)
         return trdi_fail(TRDI_ERR_INTERNAL, "attention: scratch of %zu floats, need at least %zu",
                          scratch_floats, shared + per);
-    int nthreads = max_threads();
+    int nthreads = trdi_max_threads();
     if ((size_t)nthreads > (scratch_floats - shared) / per) nthreads = (int)((scratch_floats - shared) / per);
     const int64_t ldk = key_stride(p->tk), BH = p->batch * p->heads;
     float *kt_all = scratch;

@@ -16,9 +16,6 @@
 #include "core/core.h"
 
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define TRDI_GEMM_F16_X86 1
@@ -167,14 +164,6 @@ int64_t trdi_k_gemm_nt_f16_max_rows(void) {
     return max_rows;
 }
 
-static int max_threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
 trdi_status trdi_k_gemm_nt_f16(int64_t n, int64_t m, int64_t k, const float *a, int64_t lda,
                                const uint16_t *w, int64_t ldw, const float *bias, float *c,
                                int64_t ldcn, int64_t ldcm, float *scratch, size_t scratch_floats) {
@@ -191,7 +180,7 @@ trdi_status trdi_k_gemm_nt_f16(int64_t n, int64_t m, int64_t k, const float *a, 
     const int64_t npad = trdi_k_gemm_nt_f16_pad_rows(n), kc_max = k < KC ? k : KC;
     const int64_t lds = (kc_max + 7) / 8 * 8; /* row stride of the padded chunk of A */
     const int64_t tiles_m = (m + mb - 1) / mb;
-    int nthreads = max_threads();
+    int nthreads = trdi_max_threads();
     if ((int64_t)nthreads > tiles_m) nthreads = (int)tiles_m;
     /* tiny problems: one thread (a parallel region costs more than 64K multiply-adds) */
     if (n * m * k < ((int64_t)1 << 16)) nthreads = 1;

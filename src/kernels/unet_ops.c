@@ -23,14 +23,6 @@
 /* Multiply-adds below which one thread does everything (a parallel region costs more). */
 #define PAR_MIN_WORK ((int64_t)1 << 20)
 
-static int max_threads(void) {
-#ifdef _OPENMP
-    return omp_get_max_threads();
-#else
-    return 1;
-#endif
-}
-
 int64_t trdi_k_attention_gemm_tile_rows(const trdi_k_attn *p) {
     if (!p || p->tq < 1 || p->tk < 1) return 1;
     int64_t r = TILE_SCORE_FLOATS / p->tk;
@@ -41,7 +33,7 @@ int64_t trdi_k_attention_gemm_tile_rows(const trdi_k_attn *p) {
 
 size_t trdi_k_attention_gemm_scratch(const trdi_k_attn *p) {
     if (!p || p->tk < 1) return 0;
-    return (size_t)max_threads() * (size_t)trdi_k_attention_gemm_tile_rows(p) * (size_t)p->tk;
+    return (size_t)trdi_max_threads() * (size_t)trdi_k_attention_gemm_tile_rows(p) * (size_t)p->tk;
 }
 
 trdi_status trdi_k_attention_gemm(const trdi_k_attn *p, const float *q, const float *k,
@@ -59,7 +51,7 @@ trdi_status trdi_k_attention_gemm(const trdi_k_attn *p, const float *q, const fl
     if (nthreads < 1)
         return trdi_fail(TRDI_ERR_INTERNAL, "attention: scratch of %zu floats, need %zu",
                          scratch_floats, per_thread);
-    if (nthreads > max_threads()) nthreads = max_threads();
+    if (nthreads > trdi_max_threads()) nthreads = trdi_max_threads();
     const int64_t inner = p->heads * p->head_dim, dh = p->head_dim;
     const int64_t qs = p->q_stride ? p->q_stride : inner, ks = p->k_stride ? p->k_stride : inner;
     const int64_t vs = p->v_stride ? p->v_stride : inner, os = p->o_stride ? p->o_stride : inner;

@@ -86,14 +86,19 @@ static const float *wl_take(sd_wl *wl, int ndim, const int64_t *dims, const char
     return dst;
 }
 
+/* prefix + the formatted name into name[512]. */
+static void wl_name(const sd_wl *wl, char name[512], const char *fmt, va_list ap) {
+    int np = snprintf(name, 512, "%s", wl->prefix ? wl->prefix : "");
+    vsnprintf(name + np, 512 - (size_t)np, fmt, ap);
+}
+
 const float *sd_wl_get(sd_wl *wl, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
                        const char *fmt, ...) {
     if (wl->err != TRDI_OK) return NULL;
     char name[512];
-    int np = snprintf(name, sizeof name, "%s", wl->prefix ? wl->prefix : "");
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(name + np, sizeof name - (size_t)np, fmt, ap);
+    wl_name(wl, name, fmt, ap);
     va_end(ap);
     int64_t dims[4] = {d0, d1, d2, d3};
     return wl_take(wl, ndim, dims, name, false, NULL);
@@ -105,10 +110,9 @@ void sd_wl_get_mat(sd_wl *wl, const float **w, const uint16_t **w16, int ndim, i
     *w16 = NULL;
     if (wl->err != TRDI_OK) return;
     char name[512];
-    int np = snprintf(name, sizeof name, "%s", wl->prefix ? wl->prefix : "");
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(name + np, sizeof name - (size_t)np, fmt, ap);
+    wl_name(wl, name, fmt, ap);
     va_end(ap);
     int64_t dims[4] = {d0, d1, d2, d3};
     /* The same answer in both passes: the file does not change in between. A missing or
