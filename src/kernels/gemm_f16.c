@@ -14,6 +14,7 @@
 #include "kernels/kernels.h"
 
 #include "core/core.h"
+#include "io/safetensors.h" /* trdi_cpu_has_f16c */
 
 #include <string.h>
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -148,7 +149,7 @@ static tile_fn pick_tile(int *mb, int64_t *max_rows) {
         return tile_avx512;
     }
     if (isa_cap >= 2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-        __builtin_cpu_supports("f16c")) {
+        trdi_cpu_has_f16c()) { /* (clang has no "f16c" for __builtin_cpu_supports) */
         *mb = 2, *max_rows = 32;
         return tile_avx2;
     }

@@ -58,7 +58,6 @@ trdi_status trdi_k_attention_gemm(const trdi_k_attn *p, const float *q, const fl
     const int64_t ntiles = (p->tq + tile - 1) / tile, items = p->batch * p->heads * ntiles;
     const int64_t work = p->batch * p->heads * p->tq * p->tk * dh;
     if (items < 2 || work < PAR_MIN_WORK) nthreads = 1; /* BLAS may still thread each GEMM */
-    (void)work;
 #pragma omp parallel num_threads((int)nthreads) if (nthreads > 1)
     {
         int tid = 0;

@@ -37,7 +37,7 @@ typedef struct sd_wl {
 const float *sd_wl_get(sd_wl *wl, int ndim, int64_t d0, int64_t d1, int64_t d2, int64_t d3,
                        const char *fmt, ...) TRDI_PRINTF(7, 8);
 /* A weight matrix: like sd_wl_get, except that with keep_f16 a tensor the file stores as F16 is
- * kept as its fp16 bits (*w16 set, *w NULL): half the memory, and converting fp16 to float32 is
+ * copied as its fp16 bits (*w16 set, *w NULL): half the memory, and converting fp16 to float32 is
  * exact, so layers compute the same numbers as from a float32 copy. */
 void sd_wl_get_mat(sd_wl *wl, const float **w, const uint16_t **w16, int ndim, int64_t d0,
                    int64_t d1, int64_t d2, int64_t d3, const char *fmt, ...) TRDI_PRINTF(9, 10);

@@ -376,7 +376,7 @@ trdi_status trdi_unet_load(const trdi_diffusers *m, const char *component, trdi_
         u->nweights16 = wl.total16;
         sd_wl_free_specs(&wl);
     }
-    /* everything is float32 in our buffer now: the mapping is no longer needed */
+    /* every weight is copied out now (float32, or fp16 matrices): the mapping is not needed */
     trdi_safetensors_close(u->file);
     u->file = NULL;
     if (st != TRDI_OK) {
