@@ -54,7 +54,9 @@ void run_opts_help(FILE *f, run_command w) {
                "                        diffusers Stable Diffusion 1.x/2.x folder\n"
                "  --size N              the image side in pixels (default: the model's: 32 for\n"
                "                        builtin, the UNet's sample_size * 8 for Stable Diffusion,\n"
-               "                        which needs a multiple of 8)\n");
+               "                        which needs a multiple of 8)\n"
+               "  --variant V           Stable Diffusion weights file: auto (default: fp32 if\n"
+               "                        present, else fp16, else bf16), fp32, fp16 or bf16\n");
     if (w & (RUN_RECONSTRUCT | RUN_EDIT | RUN_INVERT))
         fprintf(f, "  --vae-sample SEED     Stable Diffusion: encode with a seeded VAE posterior sample\n"
                    "                        (as the authors' code; their torch RNG stream cannot be\n"
@@ -323,6 +325,12 @@ int run_opts_parse(run_opts *o, run_command which, const char *cmd, int argc, ch
             NEED("--size");
             if (!cli_parse_i64(v, 1, 4096, &o->size))
                 return bad(o, "--size must be an integer in [1, 4096], got '%s'%s", v, NULL);
+        } else if (OPT("--variant", ALL_RUNS)) {
+            NEED("--variant");
+            trdi_weights_variant wv;
+            if (trdi_weights_variant_from_name(v, &wv) != TRDI_OK)
+                return bad(o, "--variant must be auto, fp32, fp16 or bf16, got '%s'%s", v, NULL);
+            o->weights_variant = (int)wv;
         } else if (OPT("--vae-sample", RUN_RECONSTRUCT | RUN_EDIT | RUN_INVERT)) {
             NEED("--vae-sample");
             int64_t s;
@@ -522,6 +530,7 @@ int run_check_image_path(const run_opts *o, const char *flag, const char *path) 
 
 int run_load_model(const run_opts *o, trdi_model **m) {
     trdi_model_params mp = trdi_model_default_params();
+    mp.weights_variant = o->weights_variant;
     if (o->size) {
         mp.width = o->size;
         mp.height = o->size;

@@ -25,6 +25,7 @@ typedef struct run_opts {
     const char *model;       /* "builtin" */
     int64_t size;            /* 0: the model's own */
     bool vae_sample;         /* --vae-sample SEED (Stable Diffusion): posterior sample, not mean */
+    int weights_variant;     /* --variant (a trdi_weights_variant; 0 = auto) */
     uint64_t vae_sample_seed;
     const char *image;       /* NULL: the model's test image (reconstruct/edit/invert) */
     const char *latent_in;

@@ -520,6 +520,11 @@ typedef struct trdi_model_params {
      * at 0.05 DDIM reconstructs the built-in test image to ~30 dB at 50 steps and improves
      * with more steps, as with Stable Diffusion. */
     double variance;
+    /* Which weights file of a diffusers folder to load, a trdi_weights_variant (declared with the
+     * diffusers loader below): 0 = TRDI_VARIANT_AUTO (fp32 if present, else fp16, else bf16).
+     * fp16 files make the UNet's matrices fp16-resident: half the memory, faster at small sizes
+     * (docs/performance.md). Ignored by the other sources. */
+    int weights_variant;
 } trdi_model_params;
 
 trdi_model_params trdi_model_default_params(void);

@@ -17,7 +17,7 @@
 #endif
 
 /* Score floats per tile: 128 Ki floats = 512 KiB, half of a Zen 4 / Skylake-X L2 (the tile is
- * read and written by three passes; measured in bench_unet, see the closing note of issue 5). */
+ * read and written by three passes; measured with bench_unet, see docs/performance.md). */
 #define TILE_SCORE_FLOATS ((int64_t)128 * 1024)
 #define TILE_MIN_ROWS 8
 /* Multiply-adds below which one thread does everything (a parallel region costs more). */

@@ -216,7 +216,10 @@ static const trdi_model_ops sd_ops = {
 
 static trdi_status load_parts(sd_impl *s, const char *dir, const trdi_model_params *p,
                               trdi_noise_config *ncfg) {
-    trdi_status st = trdi_diffusers_open(dir, TRDI_VARIANT_AUTO, &s->dir);
+    if (p->weights_variant < TRDI_VARIANT_AUTO || p->weights_variant > TRDI_VARIANT_BF16)
+        return trdi_fail(TRDI_ERR_INVALID_ARG, "weights_variant %d is not a trdi_weights_variant",
+                         p->weights_variant);
+    trdi_status st = trdi_diffusers_open(dir, (trdi_weights_variant)p->weights_variant, &s->dir);
     if (st != TRDI_OK) return st;
     if (trdi_diffusers_has(s->dir, "text_encoder_2") || trdi_diffusers_has(s->dir, "tokenizer_2"))
         return trdi_fail(TRDI_ERR_UNSUPPORTED, "%s: SDXL pipelines (%s) are not supported yet",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # e2e: the run commands on a real (tiny, SD 1.5-structured) diffusers folder: reconstruct, edit,
-# invert + sample through files, --vae-sample, and the errors a Stable Diffusion model gives
+# invert + sample through files, --vae-sample, --variant, and the errors a Stable Diffusion model gives
 # (GNRI needs gradients, sizes not multiples of 8, --vae-sample on the mixture).
 set -u
 T="$1"
@@ -66,5 +66,22 @@ expect_usage "size not a multiple of 8" reconstruct --model "$M" --image "$IMG" 
     --out "$D/never.png"
 expect_usage "vae-sample on the mixture" reconstruct --vae-sample 1 --steps 4 --out "$D/never.png"
 expect_usage "bad vae-sample seed" reconstruct --model "$M" --vae-sample x --out "$D/never.png"
+
+# --variant picks the weights file: fp16 weights give a slightly different reconstruction than
+# fp32 (auto picks fp32 here); a variant the folder lacks, or an unknown one, is an input error.
+for v in auto fp32 fp16; do
+    "$T" reconstruct --model "$M" --image "$IMG" --size 64 --steps 4 --variant $v --json \
+        >"$D/var_$v.json" 2>"$D/err" || bad "variant $v: $(cat "$D/err")"
+done
+python3 - "$D" <<'PY' && ok "variant fp16 differs a little from fp32, auto = fp32" || bad "variant results"
+import json, sys
+r = {v: json.load(open(f"{sys.argv[1]}/var_{v}.json"))["mse"] for v in ("auto", "fp32", "fp16")}
+assert r["auto"] == r["fp32"], r
+assert r["fp16"] != r["fp32"] and abs(r["fp16"] - r["fp32"]) < 0.05 * r["fp32"], r
+PY
+expect_usage "variant missing from the folder" reconstruct --model "$M" --image "$IMG" --size 64 \
+    --variant bf16 --out "$D/never.png"
+grep -q "bf16" "$D/err" && ok "missing variant named" || bad "missing variant: $(cat "$D/err")"
+expect_usage "unknown variant" reconstruct --model "$M" --variant fp8 --out "$D/never.png"
 
 exit $fail
