@@ -24,6 +24,7 @@ static void print_help(FILE *f) {
             "\n"
             "  --model SPEC        builtin (default), a folder of images or a mixture .json\n"
             "  --size N            the mixture's image side (default: the model's)\n"
+            "  --variant V         Stable Diffusion weights: auto (default), fp32, fp16 or bf16\n"
             "  --image FILE        PNG/JPEG input (default: the model's built-in test image)\n"
             "  --prompt TEXT       conditioning (default \"\")\n"
             "  --guidance G        guidance of both directions (default 1: one conditional pass)\n"
@@ -78,6 +79,7 @@ static bool progress(void *user, const char *phase, int64_t step, int64_t total)
 int cli_cmd_analyze(int argc, char **argv) {
     const char *model = "builtin", *image = NULL, *prompt = "", *out = NULL, *chart = NULL;
     int64_t size = 0, *ts = NULL, *ds = NULL, nts = 0, nds = 0;
+    trdi_weights_variant variant = TRDI_VARIANT_AUTO;
     double guidance = 1.0;
     bool json = false;
     int rc = CLI_EXIT_USAGE;
@@ -105,6 +107,8 @@ int cli_cmd_analyze(int argc, char **argv) {
             ok = v != NULL;
         } else if (cli_take_option(argc, argv, &i, "--size", &v)) {
             ok = cli_parse_i64(v, 1, 4096, &size);
+        } else if (cli_take_option(argc, argv, &i, "--variant", &v)) {
+            ok = v && trdi_weights_variant_from_name(v, &variant) == TRDI_OK;
         } else if (cli_take_option(argc, argv, &i, "--image", &v)) {
             image = v;
             ok = v != NULL;
@@ -161,6 +165,7 @@ int cli_cmd_analyze(int argc, char **argv) {
         }
     }
     trdi_model_params mp = trdi_model_default_params();
+    mp.weights_variant = (int)variant;
     if (size) mp.width = mp.height = size;
     trdi_status st = trdi_model_load(model, &mp, &m);
     if (st) {

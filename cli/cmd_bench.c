@@ -45,7 +45,7 @@ static void help(FILE *f) {
             "  --limit K             only the first K items of the dataset\n"
             "  --dry-run             list what would run (and what is already done); write nothing\n"
             "  --stop-after K        TEST HOOK: stop (exit 1) after K new rows, as if killed\n\n"
-            "Also accepted, as in `trdi reconstruct`: --model, --size, --stepping, --spacing,\n"
+            "Also accepted, as in `trdi reconstruct`: --model, --size, --variant, --stepping, --spacing,\n"
             "--window, --adaptive, --seed, --corrected (applied to the listed methods that have\n"
             "it) and the method flags (--renoise-*, --gnri-*, --fpi-*, --aidi-*, --edict-p,\n"
             "--bdia-gamma; each applies to its method, which must be listed).\n\n"
@@ -194,8 +194,8 @@ int cli_cmd_bench(int argc, char **argv) {
         static const char *BENCH_VALUE[] = {"--dataset", "--methods", "--schedules", "--steps", "--guidance",
                                             "--inversion-guidance", "--lpips-weights", "--out", "--shard",
                                             "--limit", "--stop-after"};
-        static const char *SHARED[] = {"--model", "--size", "--stepping", "--spacing", "--window", "--adaptive",
-                                       "--seed"};
+        static const char *SHARED[] = {"--model", "--size", "--variant", "--stepping", "--spacing",
+                                       "--window", "--adaptive", "--seed"};
         bool matched = false;
         for (size_t k = 0; !matched && k < sizeof BENCH_VALUE / sizeof *BENCH_VALUE; k++) {
             if (!cli_take_option(argc, argv, &i, BENCH_VALUE[k], &v)) continue;

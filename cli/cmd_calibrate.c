@@ -28,6 +28,7 @@ static void print_help(FILE *f) {
             "\n"
             "  --model SPEC       builtin (default), a folder of images or a mixture .json\n"
             "  --size N           the mixture's image side (default: the model's)\n"
+            "  --variant V        Stable Diffusion weights: auto (default), fp32, fp16 or bf16\n"
             "  --image FILE       a calibration image (repeatable); default: the model's test image\n"
             "  --images DIR       every .png/.jpg/.jpeg in DIR (sorted by name)\n"
             "  --steps N          timesteps of the schedule, >= 1 (default 20)\n"
@@ -153,6 +154,7 @@ int cli_cmd_calibrate(int argc, char **argv) {
     const char *model = "builtin", *dir = NULL, *out = NULL, *prompt = NULL;
     const char *images[MAX_IMAGES];
     int64_t n_images = 0, size = 0;
+    trdi_weights_variant variant = TRDI_VARIANT_AUTO;
     bool json = false;
     trdi_calib_params cp = trdi_calib_default_params();
     cp.stepping = TRDI_STEPPING_REFERENCE; /* every command's default stepping */
@@ -174,6 +176,8 @@ int cli_cmd_calibrate(int argc, char **argv) {
             ok = (model = v) != NULL;
         else if (cli_take_option(argc, argv, &i, "--size", &v))
             ok = cli_parse_i64(v, 1, 4096, &size);
+        else if (cli_take_option(argc, argv, &i, "--variant", &v))
+            ok = v && trdi_weights_variant_from_name(v, &variant) == TRDI_OK;
         else if (cli_take_option(argc, argv, &i, "--image", &v)) {
             if (n_images == MAX_IMAGES) return cli_usage_error(CMD, "more than %d images", MAX_IMAGES);
             ok = (images[n_images++] = v) != NULL;
@@ -225,6 +229,7 @@ int cli_cmd_calibrate(int argc, char **argv) {
     }
     trdi_model *m = NULL;
     trdi_model_params mp = trdi_model_default_params();
+    mp.weights_variant = (int)variant;
     if (size) mp.width = mp.height = size;
     int rc = CLI_EXIT_OK;
     float *z = NULL;
