@@ -30,8 +30,10 @@ void trdi_log(trdi_log_level level, const char *fmt, ...) TRDI_PRINTF(2, 3);
 void *trdi_calloc(size_t count, size_t size);
 void *trdi_mallocn(size_t count, size_t size);
 /* malloc of count * size for big, long-lived buffers (weights, activation arenas): 64-byte
- * aligned; from 2 MiB on, 2 MiB aligned and marked for transparent huge pages where the OS offers them (a 3 GB weight buffer then takes
- * ~1700 page faults instead of ~850,000, and GEMM packing misses the TLB less). free() it. */
+ * aligned; from 2 MiB on, 2 MiB aligned, marked for transparent huge pages where the OS offers
+ * them (a 3 GB buffer then takes ~1700 page faults instead of ~850,000, and GEMM packing misses
+ * the TLB less) and zeroed by all OpenMP threads (the first touch, done in parallel). NULL on
+ * failure or overflow. free() it. */
 void *trdi_malloc_large(size_t count, size_t size);
 
 /* Threads an OpenMP parallel region would use now (omp_get_max_threads; 1 without OpenMP). */
