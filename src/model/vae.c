@@ -48,7 +48,7 @@ struct trdi_vae {
     sd_conv quant, post_quant;
     sd_act act;
     /* arena sized for: */
-    int64_t enc_b, enc_h, enc_w, dec_b, dec_h, dec_w;
+    int64_t enc_sized[3], dec_sized[3]; /* (b, h, w) the arena was last sized for, per pass */
 };
 
 #define TRY(x)                                                                                     \
@@ -391,6 +391,25 @@ static trdi_status check_sizes(const char *what, int64_t b, int64_t h, int64_t w
     return TRDI_OK;
 }
 
+typedef trdi_status (*vae_pass)(trdi_vae *v, int64_t b, int64_t h, int64_t w, const float *in,
+                                float *out, trdi_vae_debug_fn dbg, void *user);
+
+/* Runs a pass, first as a dry run that sizes the arena when `sized` (b, h, w) does not cover it. */
+static trdi_status run_sized(trdi_vae *v, vae_pass pass, int64_t sized[3], int64_t b, int64_t h,
+                             int64_t w, const float *in, float *out, trdi_vae_debug_fn dbg,
+                             void *user) {
+    if (!(sized[0] >= b && sized[1] == h && sized[2] == w)) {
+        v->act.measure = true;
+        v->act.used = v->act.peak = 0;
+        trdi_status st = pass(v, b, h, w, in, out, NULL, NULL);
+        v->act.measure = false;
+        if (st != TRDI_OK) return st;
+        TRY(sd_act_reserve(&v->act, v->act.peak));
+        sized[0] = b, sized[1] = h, sized[2] = w;
+    }
+    return pass(v, b, h, w, in, out, dbg, user);
+}
+
 trdi_status trdi_vae_encode(trdi_vae *v, int64_t b, int64_t h, int64_t w, const float *x,
                             float *moments, trdi_vae_debug_fn dbg, void *user) {
     if (!v || !x || !moments) return trdi_fail(TRDI_ERR_INVALID_ARG, "vae encode: NULL argument");
@@ -400,36 +419,14 @@ trdi_status trdi_vae_encode(trdi_vae *v, int64_t b, int64_t h, int64_t w, const 
         return trdi_fail(TRDI_ERR_INVALID_ARG,
                          "vae encode: image %lldx%lld is not a multiple of %lld (crop or resize it)",
                          (long long)w, (long long)h, (long long)f);
-    if (!(v->enc_b >= b && v->enc_h == h && v->enc_w == w)) {
-        v->act.measure = true;
-        v->act.used = v->act.peak = 0;
-        trdi_status st = encode_impl(v, b, h, w, x, moments, NULL, NULL);
-        v->act.measure = false;
-        if (st != TRDI_OK) return st;
-        TRY(sd_act_reserve(&v->act, v->act.peak));
-        v->enc_b = b;
-        v->enc_h = h;
-        v->enc_w = w;
-    }
-    return encode_impl(v, b, h, w, x, moments, dbg, user);
+    return run_sized(v, encode_impl, v->enc_sized, b, h, w, x, moments, dbg, user);
 }
 
 trdi_status trdi_vae_decode(trdi_vae *v, int64_t b, int64_t h, int64_t w, const float *z,
                             float *out, trdi_vae_debug_fn dbg, void *user) {
     if (!v || !z || !out) return trdi_fail(TRDI_ERR_INVALID_ARG, "vae decode: NULL argument");
     TRY(check_sizes("decode", b, h, w));
-    if (!(v->dec_b >= b && v->dec_h == h && v->dec_w == w)) {
-        v->act.measure = true;
-        v->act.used = v->act.peak = 0;
-        trdi_status st = decode_impl(v, b, h, w, z, out, NULL, NULL);
-        v->act.measure = false;
-        if (st != TRDI_OK) return st;
-        TRY(sd_act_reserve(&v->act, v->act.peak));
-        v->dec_b = b;
-        v->dec_h = h;
-        v->dec_w = w;
-    }
-    return decode_impl(v, b, h, w, z, out, dbg, user);
+    return run_sized(v, decode_impl, v->dec_sized, b, h, w, z, out, dbg, user);
 }
 
 trdi_status trdi_vae_plan(trdi_vae *v, bool encode, int64_t b, int64_t h, int64_t w,
