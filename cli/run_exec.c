@@ -133,6 +133,16 @@ done:
     return rc;
 }
 
+/* --latent-in into *lat, shape-checked against the model: -1, or the exit code after one line
+ * on stderr. */
+static int load_latent_in(const run_opts *o, const trdi_model *m, trdi_latent *lat) {
+    trdi_status st = trdi_latent_load(o->latent_in, lat);
+    if (!st) st = trdi_latent_check_shape(lat, m, o->latent_in);
+    if (!st) return -1;
+    fprintf(stderr, "trdi %s: --latent-in: %s\n", o->cmd, trdi_last_error());
+    return st == TRDI_ERR_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
+}
+
 int run_invert(run_opts *o) {
     trdi_model *m = NULL;
     trdi_image img = {0};
@@ -142,13 +152,7 @@ int run_invert(run_opts *o) {
     int rc = run_load_model(o, &m);
     if (rc >= 0) goto done;
     if (o->latent_in) {
-        trdi_status st = trdi_latent_load(o->latent_in, &clean);
-        if (!st) st = trdi_latent_check_shape(&clean, m, o->latent_in);
-        if (st) {
-            fprintf(stderr, "trdi %s: --latent-in: %s\n", o->cmd, trdi_last_error());
-            rc = st == TRDI_ERR_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
-            goto done;
-        }
+        if ((rc = load_latent_in(o, m, &clean)) >= 0) goto done;
     } else if ((rc = run_load_image(o, m, &img)) >= 0) {
         goto done;
     }
@@ -198,13 +202,7 @@ int run_sample(run_opts *o) {
     memset(&r, 0, sizeof r);
     int rc = run_load_model(o, &m);
     if (rc >= 0) goto done;
-    trdi_status st = trdi_latent_load(o->latent_in, &noise);
-    if (!st) st = trdi_latent_check_shape(&noise, m, o->latent_in);
-    if (st) {
-        fprintf(stderr, "trdi %s: --latent-in: %s\n", o->cmd, trdi_last_error());
-        rc = st == TRDI_ERR_NOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
-        goto done;
-    }
+    if ((rc = load_latent_in(o, m, &noise)) >= 0) goto done;
     /* A latent inverted with another method or stepping still samples, but rarely on purpose:
      * warn after a successful run (a failing run prints its one error line only). */
     char warn[2][512] = {"", ""};
@@ -222,7 +220,7 @@ int run_sample(run_opts *o) {
     }
     run_progress_install(o);
     o->pp.keep_trajectory = o->trajectory != NULL;
-    st = trdi_pipeline_sample(m, &o->pp, &noise, &r);
+    trdi_status st = trdi_pipeline_sample(m, &o->pp, &noise, &r);
     run_progress_end();
     if (st) {
         rc = run_fail(o, st, "sampling");
