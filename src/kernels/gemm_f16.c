@@ -26,12 +26,12 @@
 #define NB 6    /* rows of A per micro-tile */
 #define MB_MAX 4
 
-int64_t trdi_k_gemm_nt_f16_pad_rows(int64_t n) { return (n + NB - 1) / NB * NB; }
+static int64_t pad_rows(int64_t n) { return (n + NB - 1) / NB * NB; }
 
 size_t trdi_k_gemm_nt_f16_scratch(int64_t n, int64_t k) {
     if (n <= 0 || k <= 0) return 0;
     int64_t kc = k < KC ? k : KC;
-    return (size_t)trdi_k_gemm_nt_f16_pad_rows(n) * (size_t)((kc + 7) / 8 * 8);
+    return (size_t)pad_rows(n) * (size_t)((kc + 7) / 8 * 8);
 }
 
 /* Scalar fp16 -> float32 (IEEE binary16, all cases exact). */
@@ -178,7 +178,7 @@ trdi_status trdi_k_gemm_nt_f16(int64_t n, int64_t m, int64_t k, const float *a, 
     int mb;
     int64_t unused;
     const tile_fn tile = pick_tile(&mb, &unused);
-    const int64_t npad = trdi_k_gemm_nt_f16_pad_rows(n), kc_max = k < KC ? k : KC;
+    const int64_t npad = pad_rows(n), kc_max = k < KC ? k : KC;
     const int64_t lds = (kc_max + 7) / 8 * 8; /* row stride of the padded chunk of A */
     const int64_t tiles_m = (m + mb - 1) / mb;
     int nthreads = trdi_max_threads();

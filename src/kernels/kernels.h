@@ -40,7 +40,6 @@ void trdi_k_gemm_ref(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k
  * trdi_k_gemm_nt_f16_scratch(n, k) floats (TRDI_ERR_INTERNAL otherwise). Sums in float over
  * lanes of 8; the reference sums in double. */
 size_t trdi_k_gemm_nt_f16_scratch(int64_t n, int64_t k);
-int64_t trdi_k_gemm_nt_f16_pad_rows(int64_t n);
 /* Rows of A up to which this CPU's tile beats converting W to float32 and calling sgemm
  * (measured; 0 where only the portable tile exists). */
 int64_t trdi_k_gemm_nt_f16_max_rows(void);

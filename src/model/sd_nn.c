@@ -278,7 +278,7 @@ static const float *weight_f32(sd_act *a, const float *w, const uint16_t *w16, s
     return f;
 }
 
-const float *sd_lin_weight(sd_act *a, const sd_lin *l) {
+static const float *lin_weight(sd_act *a, const sd_lin *l) {
     return weight_f32(a, l->w, l->w16, (size_t)(l->out * l->in));
 }
 
@@ -300,7 +300,7 @@ trdi_status sd_linear_ld(sd_act *a, const sd_lin *l, int64_t rows, const float *
             st = trdi_k_gemm_nt_f16(rows, l->out, l->in, x, ldx, l->w16, l->in, l->b, y, ldy, 1,
                                     scr, ns);
     } else {
-        const float *w = sd_lin_weight(a, l);
+        const float *w = lin_weight(a, l);
         SD_NEED(w);
         if (!a->measure) {
             /* y = bias + x W^T (torch.addmm order: the bias preloaded, sgemm adds) */

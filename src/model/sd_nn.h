@@ -104,11 +104,8 @@ trdi_status sd_act_reserve(sd_act *a, size_t bytes);
 void sd_act_free(sd_act *a);
 
 /* ---- layers (NCHW float32; every output is allocated by the layer) --------------------------- */
-/* The float32 weight of a layer: l->w, or l->w16 converted into the arena (valid until the caller
- * resets below its mark). In measure mode only the allocation is counted. NULL: arena too small. */
-const float *sd_lin_weight(sd_act *a, const sd_lin *l);
-/* y (rows, out) = x (rows, in) W^T + b, the weight converted as sd_lin_weight does (nothing is
- * computed in measure mode). */
+/* y (rows, out) = x (rows, in) W^T + b. An fp16 weight goes to the fp16 GEMM for few rows, else
+ * is converted into the arena for sgemm; in measure mode only the allocations are counted. */
 trdi_status sd_linear(sd_act *a, const sd_lin *l, int64_t rows, const float *x, float *y);
 /* The same with row strides: x rows every ldx floats, y rows every ldy. */
 trdi_status sd_linear_ld(sd_act *a, const sd_lin *l, int64_t rows, const float *x, int64_t ldx,

@@ -531,9 +531,7 @@ static trdi_status forward_impl(trdi_unet *u, int64_t B, int64_t H, int64_t W, c
     float *stemb = sd_alloc(a, (size_t)te);
     float *tp = sd_alloc(a, (size_t)u->max_cout);
     NEED(tproj && temb && stemb && tp);
-    size_t mkt = sd_mark(a);
-    const float *wt1 = sd_lin_weight(a, &u->time1), *wt2 = sd_lin_weight(a, &u->time2);
-    NEED(wt1 && wt2);
+    trdi_status st;
     if (run) {
         /* get_timestep_embedding: exponent = -ln(10000) * i / (half - shift) in float32,
          * args = t * exp(exponent); [sin, cos], flipped to [cos, sin] */
@@ -547,14 +545,14 @@ static trdi_status forward_impl(trdi_unet *u, int64_t B, int64_t H, int64_t W, c
             tproj[half + i] = c->flip_sin_to_cos ? sv : cv;
         }
         debug_out(u, dbg, user, "time_proj", tproj, 1, c0, 1, 1);
-        trdi_k_linear(1, c0, te, tproj, wt1, u->time1.b, stemb);
-        trdi_k_silu(te, stemb, stemb);
-        trdi_k_linear(1, te, te, stemb, wt2, u->time2.b, temb);
+    }
+    if ((st = sd_linear(a, &u->time1, 1, tproj, stemb)) != TRDI_OK) return st;
+    if (run) trdi_k_silu(te, stemb, stemb);
+    if ((st = sd_linear(a, &u->time2, 1, stemb, temb)) != TRDI_OK) return st;
+    if (run) {
         debug_out(u, dbg, user, "time_embedding", temb, 1, te, 1, 1);
         trdi_k_silu(te, temb, stemb);
     }
-    sd_reset(a, mkt);
-    trdi_status st;
     skip skips[1 + TRDI_UNET_MAX_BLOCKS * (TRDI_UNET_MAX_LAYERS + 1)];
     int ns = 0;
     int64_t h = H, w = W, ch = c0;
